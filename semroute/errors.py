@@ -1,0 +1,77 @@
+"""The one exception tree of semroute.
+
+Every error a user can cause or meet derives from :class:`SemrouteError` and from the builtin it resembles, so
+callers may catch either. The CLI maps the tree to exit codes and the gRPC service maps it to status codes, each in
+exactly one place::
+
+    SemrouteError
+    ├── ConfigError (ValueError)              route files or settings are invalid         exit 2
+    │   └── RouteFileError                    names the file, route and field
+    ├── ModelError (RuntimeError)             the embedding model is missing or corrupt  exit 3
+    ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt   exit 4
+    │   └── IndexModelMismatchError           the index was built with another model
+    ├── RequestError (ValueError)             a routing request is invalid               exit 2
+    └── NotReadyError (RuntimeError)          the router is not loaded or is draining
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SemrouteError(Exception):
+    """Base class of every semroute error."""
+
+    exit_code: int = 1
+
+
+class ConfigError(SemrouteError, ValueError):
+    """Route files or router settings are invalid."""
+
+    exit_code = 2
+
+
+class RouteFileError(ConfigError):
+    """One problem in one route file, located by file, route and field."""
+
+    def __init__(self, file: Path | str, message: str, *, route: str | None = None, field: str | None = None):
+        self.file = str(file)
+        self.route = route
+        self.field = field
+        self.message = message
+        where = [self.file]
+        if route:
+            where.append(f"route '{route}'")
+        if field:
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class ModelError(SemrouteError, RuntimeError):
+    """The embedding model is missing, corrupt or cannot be loaded."""
+
+    exit_code = 3
+
+
+class IndexArtifactError(SemrouteError, RuntimeError):
+    """The index artifact is missing, unreadable or inconsistent."""
+
+    exit_code = 4
+
+
+class IndexModelMismatchError(IndexArtifactError):
+    """The index was built with a different embedding model than the one loaded."""
+
+
+class RequestError(SemrouteError, ValueError):
+    """A routing request is invalid; ``field`` names the offending request field."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class NotReadyError(SemrouteError, RuntimeError):
+    """The router has no index loaded yet, or is shutting down."""

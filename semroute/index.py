@@ -1,0 +1,281 @@
+"""Route files -> FAISS index artifact, and back.
+
+The artifact is one zip file written atomically (a temporary file, then ``os.replace``), so a failed build never
+replaces the previous good index and a server never sees half a file. It holds:
+
+- ``manifest.json``: format, fingerprints, embedding model id/dim/hash, counts, build time, settings, resolved
+  catalog, route targets and override rules: everything a decision needs besides the vectors;
+- ``utterances.json``: the route number and text of each index row;
+- ``index.faiss``: a FAISS inner-product index over the unit-length utterance vectors (inner product = cosine).
+
+Builds are incremental: vectors of utterances already in the previous artifact (same model) are reused, and a build
+whose routes and model match the artifact's does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from semroute.catalog import ResolvedModel, resolve_catalog
+from semroute.decision import Policy, RouteTarget
+from semroute.embedding import Embedder, ModelIdentity, Vectors
+from semroute.errors import IndexArtifactError, IndexModelMismatchError
+from semroute.route_files import ROUTER_FILE, RouteSet
+from semroute.schema import ModelConfig, OverrideRule, Settings
+
+ARTIFACT_FORMAT = 1
+_MANIFEST = "manifest.json"
+_UTTERANCES = "utterances.json"
+_FAISS = "index.faiss"
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class IndexArtifact:
+    """A loaded index: FAISS vectors, the route of each row, and the decision policy."""
+
+    manifest: Mapping[str, Any]
+    index: Any  # faiss.IndexFlatIP; faiss ships no type information
+    row_routes: np.ndarray  # route number of each row
+    route_names: tuple[str, ...]
+    utterances: tuple[str, ...]
+    policy: Policy
+    model: ModelIdentity
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the routes and the model this index was built from."""
+        return str(self.manifest["fingerprint"])
+
+    def require_model(self, identity: ModelIdentity) -> None:
+        """Refuse an embedding model other than the one that built this index.
+
+        Raises:
+            IndexModelMismatchError: model id, dimension or model file hash differ.
+        """
+        if identity != self.model:
+            raise IndexModelMismatchError(
+                f"index was built with {_describe(self.model)} but the loaded model is {_describe(identity)}; "
+                "rebuild it with `make index` (or `semroute index`) using the model you serve with"
+            )
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What ``build_index`` did."""
+
+    path: Path
+    fingerprint: str
+    routes: int
+    utterances: int
+    embedded: int
+    reused: int
+    seconds: float
+    up_to_date: bool = False
+
+
+def routes_fingerprint(route_set: RouteSet) -> str:
+    """Hash of everything in a route set that shapes the index or a decision."""
+    canonical = {
+        "settings": route_set.settings.model_dump(mode="json"),
+        "models": {name: spec.model_dump(mode="json") for name, spec in sorted(route_set.models.items())},
+        "routes": [route.model_dump(mode="json") for route in route_set.routes],
+        "rules": [rule.model_dump(mode="json", by_alias=True) for rule in route_set.rules],
+        "fitted": route_set.fitted.model_dump(mode="json") if route_set.fitted else None,
+    }
+    return _sha256_json(canonical)
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest of the artifact at ``path``, or None when there is no readable artifact."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(_MANIFEST))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def is_up_to_date(route_set: RouteSet, path: Path, model_sha256: str | None) -> bool:
+    """Whether the artifact at ``path`` was built from these routes (and, when known, this model file)."""
+    manifest = read_manifest(path)
+    if manifest is None or manifest.get("format") != ARTIFACT_FORMAT:
+        return False
+    same_model = model_sha256 is None or manifest["model"]["sha256"] == model_sha256
+    return bool(manifest["routes_fingerprint"] == routes_fingerprint(route_set) and same_model)
+
+
+def build_index(
+    route_set: RouteSet,
+    path: Path,
+    embedder: Embedder,
+    *,
+    resolve: Callable[[RouteSet], dict[str, ResolvedModel]] | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Embed every utterance (reusing vectors from the previous artifact) and write a new artifact atomically."""
+    started = time.perf_counter()
+    catalog = (resolve or _resolve_catalog)(route_set)
+    route_names = tuple(route.name for route in route_set.routes)
+    rows = [(number, text) for number, route in enumerate(route_set.routes) for text in route.utterances]
+    texts = [text for _, text in rows]
+    vectors, embedded = _vectors_for(texts, path, embedder, route_set.settings.embedding.max_tokens, progress)
+    index = faiss.IndexFlatIP(embedder.identity.dim)
+    index.add(vectors)
+    fingerprint = _sha256_json({"routes": routes_fingerprint(route_set), "model": embedder.identity.__dict__})
+    manifest = {
+        "format": ARTIFACT_FORMAT,
+        "fingerprint": fingerprint,
+        "routes_fingerprint": routes_fingerprint(route_set),
+        "model": {**embedder.identity.__dict__, "max_tokens": route_set.settings.embedding.max_tokens},
+        "counts": {"routes": len(route_names), "utterances": len(rows)},
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": route_set.settings.model_dump(mode="json"),
+        "catalog": {name: model.to_json() for name, model in catalog.items()},
+        "routes": [_target_json(route_set, number) for number in range(len(route_names))],
+        "rules": [rule.model_dump(mode="json", by_alias=True) for rule in route_set.rules],
+    }
+    utterances = {"routes": [number for number, _ in rows], "texts": texts}
+    _write_atomically(path, manifest, utterances, faiss.serialize_index(index))
+    seconds = time.perf_counter() - started
+    return BuildReport(path, fingerprint, len(route_names), len(rows), embedded, len(rows) - embedded, seconds)
+
+
+def load_index(path: Path) -> IndexArtifact:
+    """Read and check an artifact.
+
+    Raises:
+        IndexArtifactError: the file is missing, unreadable, of another format, or inconsistent.
+    """
+    if not path.is_file():
+        raise IndexArtifactError(f"index {path} not found; build it with `make index` (or `semroute index`)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read(_MANIFEST))
+            utterances = json.loads(archive.read(_UTTERANCES))
+            raw_index = np.frombuffer(archive.read(_FAISS), dtype=np.uint8)
+        index = faiss.deserialize_index(raw_index)
+    except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
+        raise IndexArtifactError(f"index {path} is unreadable ({exc}); rebuild it with `make index`") from exc
+    if manifest.get("format") != ARTIFACT_FORMAT:
+        raise IndexArtifactError(f"index {path} has format {manifest.get('format')}, expected {ARTIFACT_FORMAT}")
+    try:
+        return _assemble(manifest, utterances, index)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexArtifactError(f"index {path} is inconsistent ({exc}); rebuild it with `make index`") from exc
+
+
+def _assemble(manifest: dict[str, Any], utterances: dict[str, Any], index: Any) -> IndexArtifact:
+    model = ModelIdentity(**{key: manifest["model"][key] for key in ("model_id", "dim", "sha256")})
+    row_routes = np.asarray(utterances["routes"], dtype=np.int64)
+    texts = tuple(str(text) for text in utterances["texts"])
+    if index.ntotal != len(row_routes) or len(texts) != len(row_routes) or index.d != model.dim:
+        raise ValueError(f"{index.ntotal} vectors of dim {index.d} for {len(row_routes)} rows of dim {model.dim}")
+    targets = [_target_from_json(data) for data in manifest["routes"]]
+    policy = Policy(
+        settings=Settings.model_validate(manifest["settings"]),
+        routes={target.name: target for target in targets},
+        models={name: ResolvedModel.from_json(data) for name, data in manifest["catalog"].items()},
+        rules=tuple(OverrideRule.model_validate(rule) for rule in manifest["rules"]),
+        fingerprint=str(manifest["fingerprint"]),
+    )
+    names = tuple(target.name for target in targets)
+    return IndexArtifact(manifest, index, row_routes, names, texts, policy, model)
+
+
+def _resolve_catalog(route_set: RouteSet) -> dict[str, ResolvedModel]:
+    return resolve_catalog(route_set.models, ROUTER_FILE)
+
+
+def _vectors_for(
+    texts: Sequence[str], previous: Path, embedder: Embedder, max_tokens: int, progress: bool
+) -> tuple[Vectors, int]:
+    known = _previous_vectors(previous, embedder.identity, max_tokens)
+    missing = sorted({text for text in texts if _key(text) not in known})
+    bar = tqdm(total=len(missing), desc="embedding utterances", unit="utt", disable=not progress or not missing)
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        for text, vector in zip(batch, embedder.embed(batch, batch_size=EMBED_BATCH), strict=True):
+            known[_key(text)] = vector
+        bar.update(len(batch))
+    bar.close()
+    if not texts:
+        return np.zeros((0, embedder.identity.dim), dtype=np.float32), 0
+    return np.stack([known[_key(text)] for text in texts]).astype(np.float32), len(missing)
+
+
+def _previous_vectors(path: Path, identity: ModelIdentity, max_tokens: int) -> dict[str, np.ndarray]:
+    try:
+        artifact = load_index(path)
+    except IndexArtifactError:
+        return {}
+    same_prefix = artifact.manifest["model"].get("max_tokens") == max_tokens
+    if artifact.model != identity or not same_prefix or artifact.index.ntotal == 0:
+        return {}
+    vectors = artifact.index.reconstruct_n(0, artifact.index.ntotal)
+    return {_key(text): vector for text, vector in zip(artifact.utterances, vectors, strict=True)}
+
+
+def _target_json(route_set: RouteSet, number: int) -> dict[str, Any]:
+    route = route_set.routes[number]
+    return {
+        "name": route.name,
+        "description": route.description,
+        "model": route.model,
+        "fallbacks": list(route.fallbacks),
+        "config": route.config.model_dump(mode="json", exclude_none=True),
+        "threshold": route_set.threshold(route),
+    }
+
+
+def _target_from_json(data: Mapping[str, Any]) -> RouteTarget:
+    return RouteTarget(
+        name=data["name"],
+        model=data["model"],
+        fallbacks=tuple(data["fallbacks"]),
+        config=ModelConfig.model_validate(data["config"]),
+        threshold=float(data["threshold"]),
+        description=data.get("description", ""),
+    )
+
+
+def _write_atomically(path: Path, manifest: dict[str, Any], utterances: dict[str, Any], index: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+            archive.writestr(_UTTERANCES, json.dumps(utterances, ensure_ascii=False))
+            archive.writestr(_FAISS, index.tobytes())
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _describe(identity: ModelIdentity) -> str:
+    return f"'{identity.model_id}' (dim {identity.dim}, sha256 {identity.sha256[:12]})"

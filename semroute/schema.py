@@ -1,0 +1,252 @@
+"""The declarative route file format, as pydantic models.
+
+``routes/router.yaml`` holds :class:`RouterFile` (settings, model catalog, override rules); every other
+``routes/*.yaml`` holds one :class:`RouteSpec`. Unknown keys are errors everywhere, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_EMBEDDING_MAX_TOKENS = 256
+
+RouteName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Score = Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
+class Aggregation(StrEnum):
+    """How the similarities of one route's hits among the top_k become the route's score."""
+
+    MAX = "max"
+    MEAN = "mean"
+    SUM = "sum"  # sum of the route's hit similarities divided by top_k, so it stays in [-1, 1]
+
+
+class TieBreak(StrEnum):
+    """How an ambiguous decision (best two routes closer than the margin) is settled."""
+
+    PREFER_CAPABLE = "prefer_capable"  # the route whose primary model has the higher tier
+    PREFER_CHEAPER = "prefer_cheaper"  # the route whose primary model is cheaper
+    TOP_SCORE = "top_score"  # the higher score, however small the gap
+
+
+class Tier(StrEnum):
+    """Capability tier of a model, from most to least capable; self-hosted models stand apart."""
+
+    FRONTIER = "frontier"
+    MID = "mid"
+    LIGHT = "light"
+    SELF_HOSTED = "self_hosted"
+
+
+TIER_RANK: dict[Tier, int] = {Tier.FRONTIER: 3, Tier.MID: 2, Tier.SELF_HOSTED: 1, Tier.LIGHT: 1}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingSettings(_Strict):
+    """Which embedding model turns text into vectors."""
+
+    model: str = DEFAULT_EMBEDDING_MODEL
+    path: Path | None = Field(
+        default=None, description="Local model folder; the default model uses the folder `make model` fills."
+    )
+    cache_dir: Path | None = Field(default=None, description="Download cache for other fastembed models.")
+    max_tokens: int = Field(default=DEFAULT_EMBEDDING_MAX_TOKENS, ge=16, le=8192)
+
+
+class Settings(_Strict):
+    """Global routing settings."""
+
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    top_k: int = Field(default=10, ge=1, le=200)
+    aggregation: Aggregation = Aggregation.MAX
+    score_threshold: Score = 0.45
+    margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    tie_break: TieBreak = TieBreak.PREFER_CAPABLE
+    default_route: RouteName = "general"
+    candidates_shown: int = Field(default=5, ge=1, le=50)
+
+
+class ModelSpec(_Strict):
+    """A model of the catalog. Prices and context window default to litellm's bundled cost map."""
+
+    litellm: str = Field(min_length=1, description="litellm model name, with provider prefix")
+    tier: Tier
+    input_cost_per_mtok: float | None = Field(default=None, ge=0.0, description="USD per million input tokens")
+    output_cost_per_mtok: float | None = Field(default=None, ge=0.0, description="USD per million output tokens")
+    context_window: int | None = Field(default=None, ge=1, description="input tokens the model accepts")
+
+
+class ModelConfig(_Strict):
+    """Generation settings handed to the caller together with the model."""
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+
+    def patched(self, patch: ModelConfig) -> ModelConfig:
+        """Return this config with every field that ``patch`` sets replaced."""
+        return self.model_copy(update=patch.model_dump(exclude_none=True))
+
+
+class RouteSpec(_Strict):
+    """One task type: example utterances, a primary model, an ordered fallback chain and a model config."""
+
+    name: RouteName
+    description: str = ""
+    model: str
+    fallbacks: list[str] = []
+    score_threshold: Score | None = None
+    config: ModelConfig = ModelConfig()
+    override_only: bool = False
+    utterances: list[str] = []
+
+    @field_validator("utterances")
+    @classmethod
+    def _utterances_are_distinct(cls, utterances: list[str]) -> list[str]:
+        seen: dict[str, int] = {}
+        for position, text in enumerate(utterances):
+            key = " ".join(text.split()).casefold()
+            if not key:
+                raise ValueError(f"utterance #{position + 1} is empty")
+            if key in seen:
+                raise ValueError(f"utterance #{position + 1} repeats #{seen[key] + 1}: {text!r}")
+            seen[key] = position
+        return utterances
+
+    @model_validator(mode="after")
+    def _utterances_match_reachability(self) -> RouteSpec:
+        if not self.override_only and not self.utterances:
+            raise ValueError("utterances: a route needs at least one utterance (or `override_only: true`)")
+        if self.override_only and self.utterances:
+            raise ValueError("utterances: an override_only route is reached by rules only and takes no utterances")
+        chain = [self.model, *self.fallbacks]
+        for model in chain:
+            if chain.count(model) > 1:
+                raise ValueError(f"fallbacks: cyclic fallback chain, model '{model}' appears twice in {chain}")
+        return self
+
+
+class Comparison(_Strict):
+    """A numeric test; every bound given must hold."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> Comparison:
+        if self.gt is None and self.gte is None and self.lt is None and self.lte is None:
+            raise ValueError("give at least one of gt, gte, lt, lte")
+        return self
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` satisfies every bound."""
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.gte is None or value >= self.gte)
+            and (self.lt is None or value < self.lt)
+            and (self.lte is None or value <= self.lte)
+        )
+
+
+class MetadataTest(_Strict):
+    """A test on one request metadata value: ``equals`` one value or is ``in`` a list."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    equals: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MetadataTest:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("give exactly one of `equals` or `in`")
+        return self
+
+    def holds(self, value: str | None) -> bool:
+        """Whether the metadata value passes (a missing key never does)."""
+        if value is None:
+            return False
+        return value == self.equals if self.equals is not None else value in (self.in_ or [])
+
+
+class Conditions(_Strict):
+    """All conditions given must hold for a rule to fire (logical AND)."""
+
+    metadata: dict[str, MetadataTest] = {}
+    text_matches: str | None = Field(default=None, description="regex searched in the whole text, case-insensitive")
+    estimated_tokens: Comparison | None = None
+    file_paths: Comparison | None = Field(default=None, description="number of distinct file paths mentioned")
+    has_code_block: bool | None = None
+    route_in: list[RouteName] | None = Field(default=None, description="the route chosen so far is one of these")
+    ambiguous_between: tuple[RouteName, RouteName] | None = None
+
+    @field_validator("text_matches")
+    @classmethod
+    def _regex_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Conditions:
+        if not self.model_dump(exclude_defaults=True):
+            raise ValueError("a rule needs at least one condition")
+        return self
+
+
+class Actions(_Strict):
+    """What a fired rule changes: the route, the model, and/or a patch of the model config."""
+
+    route: RouteName | None = None
+    model: str | None = None
+    config: ModelConfig | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Actions:
+        if self.route is None and self.model is None and self.config is None:
+            raise ValueError("a rule needs at least one action (route, model or config)")
+        return self
+
+
+class OverrideRule(_Strict):
+    """A named override for a boundary case. Rules run in file order; ``final`` stops the ones after it."""
+
+    name: RouteName
+    description: str = ""
+    when: Conditions
+    then: Actions
+    final: bool = False
+
+
+class RouterFile(_Strict):
+    """Contents of ``routes/router.yaml``."""
+
+    settings: Settings = Settings()
+    models: dict[str, ModelSpec]
+    rules: list[OverrideRule] = []
+
+
+class FittedParameters(_Strict):
+    """Contents of ``routes/fitted.yaml``, written by ``semroute fit``; it overrides the settings it names."""
+
+    score_threshold: Score | None = None
+    margin: float | None = Field(default=None, ge=0.0, le=1.0)
+    route_thresholds: dict[RouteName, Score] = {}
+    fitted_on: str = ""
+    objective: str = ""
