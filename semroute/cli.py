@@ -38,9 +38,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SemrouteError as exc:
-            error = click.ClickException(str(exc))
-            error.exit_code = exc.exit_code
-            raise error from exc
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @click.group(cls=_Group)

@@ -67,7 +67,8 @@ class FastEmbedEmbedder:
         prefixes = [text[: self._max_chars] for text in texts]
         vectors = np.asarray(list(self._model.embed(prefixes, batch_size=batch_size)), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        unit: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
 
 def _locate(settings: EmbeddingSettings) -> tuple[Path | None, str]:

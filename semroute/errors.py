@@ -16,6 +16,7 @@ exactly one place::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -26,9 +27,13 @@ class SemrouteError(Exception):
 
 
 class ConfigError(SemrouteError, ValueError):
-    """Route files or router settings are invalid."""
+    """Route files or router settings are invalid; ``problems`` lists each one when there are several."""
 
     exit_code = 2
+
+    def __init__(self, message: str, problems: Sequence[RouteFileError] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message)
 
 
 class RouteFileError(ConfigError):

@@ -194,6 +194,5 @@ def _apply_fitted(settings: Settings, fitted: FittedParameters | None) -> Settin
 def _combine(problems: list[RouteFileError]) -> ConfigError:
     if len(problems) == 1:
         return problems[0]
-    error = ConfigError(f"{len(problems)} problems in route files:\n" + "\n".join(f"  - {p}" for p in problems))
-    error.problems = problems  # type: ignore[attr-defined]
-    return error
+    listing = "\n".join(f"  - {problem}" for problem in problems)
+    return ConfigError(f"{len(problems)} problems in route files:\n{listing}", problems)

