@@ -138,18 +138,25 @@ def _semantic_choice(
     margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else (ranked[0].score if ranked else 0.0)
     qualifying = [c for c in ranked if c.score >= policy.routes[c.route].threshold]
     if not qualifying:
-        best = f" (best: {ranked[0].route} {ranked[0].score:.3f})" if ranked else ""
+        best = f" (best: {ranked[0].route} {ranked[0].score:.3f}{_signals(ranked[0])})" if ranked else ""
         trace.append(f"no route reached its threshold{best}: default route {settings.default_route}")
         return settings.default_route, frozenset(), margin, False
     top = qualifying[0]
     close = [c for c in qualifying if top.score - c.score < settings.margin]
     if len(close) < 2:
-        trace.append(f"{top.route} scored {top.score:.3f} >= threshold {policy.routes[top.route].threshold:.3f}")
+        threshold = policy.routes[top.route].threshold
+        trace.append(f"{top.route} scored {top.score:.3f}{_signals(top)} >= threshold {threshold:.3f}")
         return top.route, frozenset(), margin, False
     chosen = _tie_break(close, settings.tie_break, policy)
-    names = ", ".join(f"{c.route} {c.score:.3f}" for c in close)
+    names = ", ".join(f"{c.route} {c.score:.3f}{_signals(c)}" for c in close)
     trace.append(f"ambiguous within margin {settings.margin:.3f} ({names}): {settings.tie_break.value} chose {chosen}")
     return chosen, frozenset(c.route for c in close), margin, True
+
+
+def _signals(candidate: Candidate) -> str:
+    if not candidate.signals:
+        return ""
+    return " (" + ", ".join(f"{name} {value:.3f}" for name, value in candidate.signals.items()) + ")"
 
 
 def _tie_break(close: Sequence[Candidate], policy_name: TieBreak, policy: Policy) -> str:

@@ -6,7 +6,8 @@ replaces the previous good index and a server never sees half a file. It holds:
 - ``manifest.json``: format, fingerprints, embedding model id/dim/hash, counts, build time, settings, resolved
   catalog, route targets and override rules: everything a decision needs besides the vectors;
 - ``utterances.json``: the route number and text of each index row;
-- ``index.faiss``: a FAISS inner-product index over the unit-length utterance vectors (inner product = cosine).
+- ``index.faiss``: a FAISS inner-product index over the unit-length utterance vectors (inner product = cosine);
+- ``classifier.npz``: the route classifier trained on those vectors.
 
 Builds are incremental: vectors of utterances already in the previous artifact (same model) are reused, and a build
 whose routes and model match the artifact's does nothing.
@@ -15,6 +16,7 @@ whose routes and model match the artifact's does nothing.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -31,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from semroute.catalog import ResolvedModel, resolve_catalog
+from semroute.classifier import RouteClassifier, train_classifier
 from semroute.decision import Policy, RouteTarget
 from semroute.embedding import Embedder, ModelIdentity, Vectors
 from semroute.errors import IndexArtifactError, IndexModelMismatchError
@@ -41,6 +44,7 @@ ARTIFACT_FORMAT = 1
 _MANIFEST = "manifest.json"
 _UTTERANCES = "utterances.json"
 _FAISS = "index.faiss"
+_CLASSIFIER = "classifier.npz"
 EMBED_BATCH = 64
 
 
@@ -55,6 +59,8 @@ class IndexArtifact:
     utterances: tuple[str, ...]
     policy: Policy
     model: ModelIdentity
+    classifier: RouteClassifier
+    centroids: np.ndarray  # (routes, dim) unit mean vector of each route's utterances; zero for override-only routes
 
     @property
     def fingerprint(self) -> str:
@@ -136,6 +142,8 @@ def build_index(
     vectors, embedded = _vectors_for(texts, path, embedder, route_set.settings.embedding.max_tokens, progress)
     index = faiss.IndexFlatIP(embedder.identity.dim)
     index.add(vectors)
+    labels = np.asarray([number for number, _ in rows], dtype=np.int64)
+    classifier = train_classifier(vectors, labels, len(route_names), route_set.settings.classifier_regularisation)
     fingerprint = _sha256_json({"routes": routes_fingerprint(route_set), "model": embedder.identity.__dict__})
     manifest = {
         "format": ARTIFACT_FORMAT,
@@ -150,7 +158,7 @@ def build_index(
         "rules": [rule.model_dump(mode="json", by_alias=True) for rule in route_set.rules],
     }
     utterances = {"routes": [number for number, _ in rows], "texts": texts}
-    _write_atomically(path, manifest, utterances, faiss.serialize_index(index))
+    _write_atomically(path, manifest, utterances, faiss.serialize_index(index), classifier)
     seconds = time.perf_counter() - started
     return BuildReport(path, fingerprint, len(route_names), len(rows), embedded, len(rows) - embedded, seconds)
 
@@ -168,18 +176,22 @@ def load_index(path: Path) -> IndexArtifact:
             manifest = json.loads(archive.read(_MANIFEST))
             utterances = json.loads(archive.read(_UTTERANCES))
             raw_index = np.frombuffer(archive.read(_FAISS), dtype=np.uint8)
+            with np.load(io.BytesIO(archive.read(_CLASSIFIER))) as arrays:
+                classifier = RouteClassifier.from_arrays(dict(arrays))
         index = faiss.deserialize_index(raw_index)
     except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexArtifactError(f"index {path} is unreadable ({exc}); rebuild it with `make index`") from exc
     if manifest.get("format") != ARTIFACT_FORMAT:
         raise IndexArtifactError(f"index {path} has format {manifest.get('format')}, expected {ARTIFACT_FORMAT}")
     try:
-        return _assemble(manifest, utterances, index)
+        return _assemble(manifest, utterances, index, classifier)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexArtifactError(f"index {path} is inconsistent ({exc}); rebuild it with `make index`") from exc
 
 
-def _assemble(manifest: dict[str, Any], utterances: dict[str, Any], index: Any) -> IndexArtifact:
+def _assemble(
+    manifest: dict[str, Any], utterances: dict[str, Any], index: Any, classifier: RouteClassifier
+) -> IndexArtifact:
     model = ModelIdentity(**{key: manifest["model"][key] for key in ("model_id", "dim", "sha256")})
     row_routes = np.asarray(utterances["routes"], dtype=np.int64)
     texts = tuple(str(text) for text in utterances["texts"])
@@ -194,7 +206,18 @@ def _assemble(manifest: dict[str, Any], utterances: dict[str, Any], index: Any) 
         fingerprint=str(manifest["fingerprint"]),
     )
     names = tuple(target.name for target in targets)
-    return IndexArtifact(manifest, index, row_routes, names, texts, policy, model)
+    if classifier.weights.shape != (model.dim, len(names)):
+        raise ValueError(f"classifier shape {classifier.weights.shape} does not fit {len(names)} routes")
+    centroids = _centroids(index, row_routes, len(names), model.dim)
+    return IndexArtifact(manifest, index, row_routes, names, texts, policy, model, classifier, centroids)
+
+
+def _centroids(index: Any, row_routes: np.ndarray, routes: int, dim: int) -> np.ndarray:
+    centroids = np.zeros((routes, dim), dtype=np.float32)
+    if index.ntotal:
+        np.add.at(centroids, row_routes, index.reconstruct_n(0, index.ntotal))
+    norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+    return np.where(norms > 0, centroids / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
 
 
 def _resolve_catalog(route_set: RouteSet) -> dict[str, ResolvedModel]:
@@ -253,7 +276,9 @@ def _target_from_json(data: Mapping[str, Any]) -> RouteTarget:
     )
 
 
-def _write_atomically(path: Path, manifest: dict[str, Any], utterances: dict[str, Any], index: np.ndarray) -> None:
+def _write_atomically(
+    path: Path, manifest: dict[str, Any], utterances: dict[str, Any], index: np.ndarray, classifier: RouteClassifier
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -261,6 +286,9 @@ def _write_atomically(path: Path, manifest: dict[str, Any], utterances: dict[str
             archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
             archive.writestr(_UTTERANCES, json.dumps(utterances, ensure_ascii=False))
             archive.writestr(_FAISS, index.tobytes())
+            arrays = io.BytesIO()
+            np.savez(arrays, allow_pickle=False, **classifier.to_arrays())
+            archive.writestr(_CLASSIFIER, arrays.getvalue())
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)

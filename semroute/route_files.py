@@ -63,9 +63,11 @@ def load_route_set(directory: Path | str) -> RouteSet:
     route_paths = sorted(p for p in folder.glob("*.yaml") if p.name not in _RESERVED_FILES)
     if not route_paths:
         problems.append(RouteFileError(folder, "no route files (*.yaml besides router.yaml) found"))
+    unparsed: set[str] = set()  # names of routes whose own file is broken: not reported again as unknown
     for path in route_paths:
         route = _parse(path, RouteSpec, problems)
         if route is None:
+            unparsed.add(_declared_name(path))
             continue
         if route.name in sources:
             problems.append(
@@ -75,7 +77,7 @@ def load_route_set(directory: Path | str) -> RouteSet:
         routes.append(route)
         sources[route.name] = str(path)
     if router is not None:
-        problems += _cross_check(folder, router, routes, sources, fitted)
+        problems += _cross_check(folder, router, routes, sources, set(sources) | unparsed, fitted)
     if problems:
         raise _combine(problems)
     assert router is not None
@@ -113,6 +115,15 @@ def _parse(path: Path, schema: type[_Model], problems: list[RouteFileError]) -> 
         return None
 
 
+def _declared_name(path: Path) -> str:
+    try:
+        raw = read_yaml(path)
+    except RouteFileError:
+        return path.stem
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) else path.stem
+
+
 def _describe(path: Path, route: str | None, exc: ValidationError) -> Iterable[RouteFileError]:
     for error in exc.errors():
         location = _dotted(error["loc"])
@@ -138,6 +149,7 @@ def _cross_check(
     router: RouterFile,
     routes: list[RouteSpec],
     sources: dict[str, str],
+    names: set[str],
     fitted: FittedParameters | None,
 ) -> list[RouteFileError]:
     problems: list[RouteFileError] = []
@@ -155,7 +167,6 @@ def _cross_check(
                         )
                     )
     router_path = folder / ROUTER_FILE
-    names = set(sources)
     settings = router.settings
     if settings.default_route not in names:
         problems.append(
@@ -187,7 +198,7 @@ def _cross_check(
 def _apply_fitted(settings: Settings, fitted: FittedParameters | None) -> Settings:
     if fitted is None:
         return settings
-    update = {"score_threshold": fitted.score_threshold, "margin": fitted.margin}
+    update = {"score_threshold": fitted.score_threshold, "margin": fitted.margin, "blend": fitted.blend}
     return settings.model_copy(update={key: value for key, value in update.items() if value is not None})
 
 

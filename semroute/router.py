@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from semroute.decision import Candidate, RouteDecision, decide
 from semroute.embedding import Embedder, Vectors
 from semroute.errors import RequestError
 from semroute.features import extract_features
 from semroute.index import IndexArtifact
-from semroute.scoring import aggregate_hits
+from semroute.scoring import aggregate_hits, blend_signals
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_TOP_K = 200
@@ -70,6 +71,7 @@ class Router:
         artifact.require_model(embedder.identity)
         self._artifact = artifact
         self._embedder = embedder
+        self._routable = np.bincount(artifact.row_routes, minlength=len(artifact.route_names)) > 0
 
     @property
     def artifact(self) -> IndexArtifact:
@@ -97,21 +99,38 @@ class Router:
         ]
 
     def candidates(self, vectors: Vectors, requests: Sequence[RouteRequest]) -> list[list[Candidate]]:
-        """Scored candidate routes for each query vector (routes with no hit among the neighbours are absent)."""
-        settings = self._artifact.policy.settings
-        top_ks = [request.top_k or settings.top_k for request in requests]
-        k = min(max(top_ks), self._artifact.index.ntotal)
-        if k == 0:
-            return [[] for _ in requests]
-        similarities, rows = self._artifact.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        names = self._artifact.route_names
-        results: list[list[Candidate]] = []
-        for row_similarities, row_ids, top_k in zip(similarities, rows, top_ks, strict=True):
-            ids = row_ids[:top_k]
-            hit_routes = np.where(ids >= 0, self._artifact.row_routes[np.maximum(ids, 0)], -1)
-            scores = aggregate_hits(row_similarities[:top_k], hit_routes, settings.aggregation, top_k)
-            results.append([Candidate(names[number], score, {"neighbour": score}) for number, score in scores.items()])
-        return results
+        """Scored candidate routes for each query vector, with each signal behind the score.
+
+        Every route that has utterances is a candidate; override-only routes are reached by rules alone.
+        """
+        artifact = self._artifact
+        top_ks = [request.top_k or artifact.policy.settings.top_k for request in requests]
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        # One query at a time: batched BLAS kernels round differently, and a batch must answer exactly as one by one.
+        return [self._score(queries[position : position + 1], top_k) for position, top_k in enumerate(top_ks)]
+
+    def _score(self, query: Vectors, top_k: int) -> list[Candidate]:
+        artifact = self._artifact
+        similarities, rows = artifact.index.search(query, min(top_k, artifact.index.ntotal))
+        signals = {
+            "neighbour": self._neighbour_signal(similarities[0], rows[0], top_k),
+            "classifier": artifact.classifier.probabilities(query)[0],
+            "centroid": (query @ artifact.centroids.T)[0],
+        }
+        scores = blend_signals(signals, artifact.policy.settings.blend)
+        return [
+            Candidate(name, float(scores[number]), {key: float(value[number]) for key, value in signals.items()})
+            for number, name in enumerate(artifact.route_names)
+            if self._routable[number]
+        ]
+
+    def _neighbour_signal(self, similarities: Vectors, rows: npt.NDArray[np.int64], top_k: int) -> Vectors:
+        hit_routes = np.where(rows >= 0, self._artifact.row_routes[np.maximum(rows, 0)], -1)
+        aggregated = aggregate_hits(similarities, hit_routes, self._artifact.policy.settings.aggregation, top_k)
+        signal = np.zeros(len(self._artifact.route_names), dtype=np.float32)
+        for number, score in aggregated.items():
+            signal[number] = score
+        return signal
 
     def _decide(self, request: RouteRequest, candidates: list[Candidate]) -> RouteDecision:
         features = extract_features(request.text, request.input_tokens)

@@ -63,12 +63,28 @@ class EmbeddingSettings(_Strict):
     max_tokens: int = Field(default=DEFAULT_EMBEDDING_MAX_TOKENS, ge=16, le=8192)
 
 
+class Blend(_Strict):
+    """Weights of the signals whose weighted sum is a route's score (each signal lies in [-1, 1])."""
+
+    neighbour: float = Field(default=0.5, ge=0.0, le=1.0, description="aggregated similarity of the nearest hits")
+    classifier: float = Field(default=0.5, ge=0.0, le=1.0, description="route classifier probability")
+    centroid: float = Field(default=0.0, ge=0.0, le=1.0, description="similarity to the route's mean utterance")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Blend:
+        if self.neighbour + self.classifier + self.centroid <= 0:
+            raise ValueError("at least one blend weight must be above 0")
+        return self
+
+
 class Settings(_Strict):
     """Global routing settings."""
 
     embedding: EmbeddingSettings = EmbeddingSettings()
     top_k: int = Field(default=10, ge=1, le=200)
     aggregation: Aggregation = Aggregation.MAX
+    blend: Blend = Blend()
+    classifier_regularisation: float = Field(default=4.0, gt=0.0, description="inverse L2 strength at index time")
     score_threshold: Score = 0.45
     margin: float = Field(default=0.02, ge=0.0, le=1.0)
     tie_break: TieBreak = TieBreak.PREFER_CAPABLE
@@ -248,5 +264,6 @@ class FittedParameters(_Strict):
     score_threshold: Score | None = None
     margin: float | None = Field(default=None, ge=0.0, le=1.0)
     route_thresholds: dict[RouteName, Score] = {}
+    blend: Blend | None = None
     fitted_on: str = ""
     objective: str = ""

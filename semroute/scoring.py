@@ -1,4 +1,4 @@
-"""Nearest-utterance hits -> one score per route (pure logic)."""
+"""Signals -> one score per route (pure logic): aggregated nearest-utterance hits, blended with other signals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from semroute.schema import Aggregation
+from semroute.schema import Aggregation, Blend
 
 
 def aggregate_hits(
@@ -41,3 +41,10 @@ def _combine(values: Sequence[float], aggregation: Aggregation, top_k: int) -> f
     if aggregation is Aggregation.MEAN:
         return sum(values) / len(values)
     return sum(values) / top_k
+
+
+def blend_signals(signals: dict[str, npt.NDArray[np.float32]], blend: Blend) -> npt.NDArray[np.float32]:
+    """Weighted sum of per-route signal arrays, with the weights of ``blend`` (its field names are signal names)."""
+    weights = blend.model_dump()
+    total = sum(weights[name] * values for name, values in signals.items())
+    return np.asarray(total, dtype=np.float32)
