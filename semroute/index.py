@@ -121,8 +121,11 @@ def is_up_to_date(route_set: RouteSet, path: Path, model_sha256: str | None) -> 
     manifest = read_manifest(path)
     if manifest is None or manifest.get("format") != ARTIFACT_FORMAT:
         return False
-    same_model = model_sha256 is None or manifest["model"]["sha256"] == model_sha256
-    return bool(manifest["routes_fingerprint"] == routes_fingerprint(route_set) and same_model)
+    recorded_model = manifest.get("model")
+    same_model = model_sha256 is None or (
+        isinstance(recorded_model, dict) and recorded_model.get("sha256") == model_sha256
+    )
+    return bool(manifest.get("routes_fingerprint") == routes_fingerprint(route_set) and same_model)
 
 
 def build_index(
