@@ -37,6 +37,7 @@ serve: index  ## serve the router over gRPC on PORT (default 50051)
 test: model  ## run the test suite (real model, real index)
 	$(BIN)/python -m pytest
 
+lint: install  ## ruff, formatting and mypy --strict
 	$(BIN)/ruff check semroute tests benchmarks
 	$(BIN)/ruff format --check semroute tests benchmarks
 	$(BIN)/mypy
