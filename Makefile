@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test lint bench bench-quality clean
+.PHONY: help install model index check route serve test lint proto bench bench-quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,10 +37,15 @@ serve: index  ## serve the router over gRPC on PORT (default 50051)
 test: model  ## run the test suite (real model, real index)
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff, formatting and mypy --strict
+lint: install  ## ruff, formatting, mypy --strict, buf lint and a check that the generated gRPC code is current
 	$(BIN)/ruff check semroute tests benchmarks
 	$(BIN)/ruff format --check semroute tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/buf lint
+	$(BIN)/python -m semroute._protogen --check
+
+proto: install  ## regenerate semroute/v1 (the gRPC code) from proto/ after changing the .proto
+	$(BIN)/python -m semroute._protogen
 
 clean:  ## remove the virtualenv, the model and the index
 	rm -rf $(VENV) .semroute

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from semroute import service
 from semroute.decision import RouteDecision
 from semroute.embedding import FastEmbedEmbedder
 from semroute.environment import default_index_path, default_model_dir, default_routes_dir
@@ -96,6 +97,12 @@ def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
 @click.option("--top-k", type=int, default=None, help="Nearest utterances to consider.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as one JSON object.")
 @_INDEX_OPTION
+@click.option(
+    "--target",
+    metavar="HOST:PORT",
+    default=None,
+    help="Ask the semroute server at HOST:PORT instead of loading the index here.",
+)
 def route(
     text: str,
     meta: tuple[str, ...],
@@ -103,21 +110,133 @@ def route(
     top_k: int | None,
     as_json: bool,
     index_path: Path | None,
+    target: str | None,
 ) -> None:
     """Route TEXT (use - to read it from standard input) and show the decision and why."""
     if text == "-":
         text = sys.stdin.read()
     request = RouteRequest(text, _parse_meta(meta), input_tokens, top_k)
-    artifact = load_index(index_path or default_index_path())
-    router = Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))
-    decision = router.route(request)
+    if target is not None:
+        if index_path is not None:
+            raise click.UsageError("--index and --target exclude each other: the server uses its own index")
+        decision = _route_remotely(target, request)
+    else:
+        artifact = load_index(index_path or default_index_path())
+        router = Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))
+        decision = router.route(request)
     click.echo(json.dumps(decision.to_json(), indent=2) if as_json else render_decision(decision))
 
 
+def _route_remotely(target: str, request: RouteRequest) -> RouteDecision:
+    from semroute.client import RouterClient  # imported here: only this path needs the gRPC client
+
+    with RouterClient(target) as client:
+        return client.route(
+            request.text,
+            metadata=request.metadata,
+            input_tokens=request.input_tokens,
+            top_k=request.top_k,
+            full_trace=True,
+        )
+
+
 @main.command()
-def serve() -> None:
-    """Serve the router over gRPC (comes with the service)."""
-    click.echo("semroute serve comes with the gRPC service")
+@click.option(
+    "--host", default=service.DEFAULT_HOST, show_default=True, help="Interface to bind (0.0.0.0: all of them)."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=service.DEFAULT_PORT, show_default=True, help="TCP port."
+)
+@_INDEX_OPTION
+@click.option(
+    "--max-workers",
+    type=click.IntRange(min=1),
+    default=service.DEFAULT_MAX_WORKERS,
+    show_default=True,
+    help="RPC threads.",
+)
+@click.option(
+    "--max-concurrent-rpcs",
+    type=click.IntRange(min=0),
+    default=service.DEFAULT_MAX_CONCURRENT_RPCS,
+    show_default=True,
+    help="Calls accepted at once; more get RESOURCE_EXHAUSTED (0: no limit).",
+)
+@click.option("--reflection/--no-reflection", default=False, show_default=True, help="Serve gRPC reflection.")
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_DRAIN_SECONDS,
+    show_default=True,
+    help="On SIGTERM, answer this long while health reports NOT_SERVING.",
+)
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_GRACE_SECONDS,
+    show_default=True,
+    help="Then give in-flight calls this long to finish.",
+)
+@click.option(
+    "--watch-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_WATCH_SECONDS,
+    show_default=True,
+    help="Check the index file for a new build this often (0: only on SIGHUP or ReloadIndex).",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), default=None, help="PEM certificate chain.")
+@click.option("--tls-key", type=click.Path(exists=True, path_type=Path), default=None, help="PEM private key.")
+@click.option(
+    "--tls-client-ca", type=click.Path(exists=True, path_type=Path), default=None, help="Require client certificates."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Require `authorization: Bearer <token>` with the token in this file (health checks exempt).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Least severe log level written (JSON lines on standard error).",
+)
+def serve(
+    host: str,
+    port: int,
+    index_path: Path | None,
+    max_workers: int,
+    max_concurrent_rpcs: int,
+    reflection: bool,
+    drain_seconds: float,
+    grace_seconds: float,
+    watch_seconds: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
+    token_file: Path | None,
+    log_level: str,
+) -> None:
+    """Serve the router over gRPC until SIGTERM or SIGINT; SIGHUP (or a new index file) reloads the index."""
+    if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
+        raise click.UsageError("--tls-cert and --tls-key go together, and --tls-client-ca needs both")
+    service.configure_logging(log_level.upper())
+    service.serve(
+        service.ServerConfig(
+            host=host,
+            port=port,
+            index_path=index_path or default_index_path(),
+            max_workers=max_workers,
+            max_concurrent_rpcs=max_concurrent_rpcs or None,
+            reflection=reflection,
+            drain_seconds=drain_seconds,
+            grace_seconds=grace_seconds,
+            watch_seconds=watch_seconds,
+            tls=service.TlsFiles(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None,
+            token=token_file.read_text().strip() if token_file else None,
+        )
+    )
 
 
 def render_decision(decision: RouteDecision) -> str:
@@ -159,3 +278,8 @@ def _local_model_hash(route_set: RouteSet) -> str | None:
     if embedding.path is not None and (embedding.path / "model.onnx").is_file():
         return sha256_of(embedding.path / "model.onnx")
     return None
+
+
+main.add_command(__import__("semroute.quality_cli", fromlist=["eval_command"]).eval_command)
+main.add_command(__import__("semroute.quality_cli", fromlist=["fit_command"]).fit_command)
+main.add_command(__import__("semroute.quality_cli", fromlist=["routes_from_dataset"]).routes_from_dataset)

@@ -1,0 +1,44 @@
+"""The gRPC service: ``RouterService`` over the core router, with health, hot reload and graceful shutdown.
+
+``create_server`` builds and binds a server; ``serve`` runs one with signal handling, for the ``semroute serve``
+command. See ``proto/semroute/v1/router.proto`` for the contract.
+"""
+
+from semroute.service._config import (
+    DEFAULT_DRAIN_SECONDS,
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_HOST,
+    DEFAULT_MAX_CONCURRENT_RPCS,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PORT,
+    DEFAULT_WATCH_SECONDS,
+    ServerConfig,
+    TlsFiles,
+)
+from semroute.service._errors import status_for
+from semroute.service._logs import JsonFormatter, configure_logging
+from semroute.service._server import HEALTH_NAMES, SERVICE_NAME, RouterServer, create_server, serve
+from semroute.service._servicer import MAX_BATCH_REQUESTS
+from semroute.wire import MAX_MESSAGE_BYTES
+
+__all__ = [
+    "DEFAULT_DRAIN_SECONDS",
+    "DEFAULT_GRACE_SECONDS",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_CONCURRENT_RPCS",
+    "DEFAULT_MAX_WORKERS",
+    "DEFAULT_PORT",
+    "DEFAULT_WATCH_SECONDS",
+    "HEALTH_NAMES",
+    "MAX_BATCH_REQUESTS",
+    "MAX_MESSAGE_BYTES",
+    "SERVICE_NAME",
+    "JsonFormatter",
+    "RouterServer",
+    "ServerConfig",
+    "TlsFiles",
+    "configure_logging",
+    "create_server",
+    "serve",
+    "status_for",
+]

@@ -1,0 +1,54 @@
+"""Semroute errors -> gRPC status codes: the one table the service answers with (applied by its interceptor).
+
+==============================  ===================  =========================================================
+error                           status code          when
+==============================  ===================  =========================================================
+RequestError                    INVALID_ARGUMENT     a request field is wrong; the message starts with the field
+NotReadyError                   UNAVAILABLE          no index loaded yet (shutdown: the library answers UNAVAILABLE)
+DeadlineExpiredError            DEADLINE_EXCEEDED    the deadline passed before the work started
+IndexArtifactError              FAILED_PRECONDITION  a reload found a corrupt artifact or one built for another model
+ModelError, ConfigError         FAILED_PRECONDITION  the server's own model or settings are unusable
+anything else                   INTERNAL             a bug: fixed message to the caller, traceback to the log
+==============================  ===================  =========================================================
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from semroute.errors import (
+    ConfigError,
+    IndexArtifactError,
+    ModelError,
+    NotReadyError,
+    RequestError,
+    SemrouteError,
+)
+
+INTERNAL_MESSAGE = "internal error; the server log has the details under this call's x-request-id"
+
+
+class DeadlineExpiredError(SemrouteError, TimeoutError):
+    """The call's deadline passed before the server started the expensive part; nobody would read the answer."""
+
+
+# First match wins, so subclasses come before their parents.
+_STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (DeadlineExpiredError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (IndexArtifactError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ModelError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+)
+
+
+def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and caller-facing message for an error raised while answering a call.
+
+    Unexpected errors get INTERNAL and a fixed message: their text may hold internals the caller must not see.
+    """
+    for error_type, code in _STATUS_TABLE:
+        if isinstance(error, error_type):
+            return code, str(error)
+    return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
