@@ -278,8 +278,3 @@ def _local_model_hash(route_set: RouteSet) -> str | None:
     if embedding.path is not None and (embedding.path / "model.onnx").is_file():
         return sha256_of(embedding.path / "model.onnx")
     return None
-
-
-main.add_command(__import__("semroute.quality_cli", fromlist=["eval_command"]).eval_command)
-main.add_command(__import__("semroute.quality_cli", fromlist=["fit_command"]).fit_command)
-main.add_command(__import__("semroute.quality_cli", fromlist=["routes_from_dataset"]).routes_from_dataset)
