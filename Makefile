@@ -47,6 +47,11 @@ lint: install  ## ruff, formatting, mypy --strict, buf lint and a check that the
 proto: install  ## regenerate semroute/v1 (the gRPC code) from proto/ after changing the .proto
 	$(BIN)/python -m semroute._protogen
 
+CLINC  ?= ../shared/data/clinc150
+
+bench-quality: model  ## CLINC150 routing quality end to end (CLINC=folder); figures in bench-results/quality.json
+	$(BIN)/python -m benchmarks.clinc150 $(CLINC) --out bench-results/quality.json
+
 clean:  ## remove the virtualenv, the model and the index
 	rm -rf $(VENV) .semroute
 

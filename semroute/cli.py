@@ -16,6 +16,7 @@ from semroute.environment import default_index_path, default_model_dir, default_
 from semroute.errors import SemrouteError
 from semroute.index import build_index, is_up_to_date, load_index
 from semroute.model_store import provision_default_model, sha256_of, verify_default_model
+from semroute.quality_cli import eval_command, fit_command, routes_from_dataset
 from semroute.route_files import RouteSet, load_route_set
 from semroute.router import Router, RouteRequest
 from semroute.schema import DEFAULT_EMBEDDING_MODEL
@@ -278,3 +279,7 @@ def _local_model_hash(route_set: RouteSet) -> str | None:
     if embedding.path is not None and (embedding.path / "model.onnx").is_file():
         return sha256_of(embedding.path / "model.onnx")
     return None
+
+
+for _quality_command in (eval_command, fit_command, routes_from_dataset):
+    main.add_command(_quality_command)

@@ -214,16 +214,27 @@ def _holds(
     ambiguous: bool,
 ) -> bool:
     when = rule.when
-    checks = (
-        all(test.holds(metadata.get(key)) for key, test in when.metadata.items()),
-        when.text_matches is None or re.search(when.text_matches, text, re.IGNORECASE) is not None,
-        when.estimated_tokens is None or when.estimated_tokens.holds(features.estimated_tokens),
-        when.file_paths is None or when.file_paths.holds(features.file_paths),
-        when.has_code_block is None or when.has_code_block == features.has_code_block,
-        when.route_in is None or route in when.route_in,
-        when.ambiguous_between is None or (ambiguous and set(when.ambiguous_between) <= contenders),
+    return (
+        may_fire(rule, text, features, metadata)
+        and (when.route_in is None or route in when.route_in)
+        and (when.ambiguous_between is None or (ambiguous and set(when.ambiguous_between) <= contenders))
     )
-    return all(checks)
+
+
+def may_fire(rule: OverrideRule, text: str, features: TextFeatures, metadata: Mapping[str, str]) -> bool:
+    """Whether a rule's request conditions hold, those that do not depend on the scores.
+
+    A rule for which this is False never fires on this request, whatever the scores, thresholds or margin; batch
+    tools use it to know which requests can take the vectorised path.
+    """
+    when = rule.when
+    return (
+        all(test.holds(metadata.get(key)) for key, test in when.metadata.items())
+        and (when.text_matches is None or re.search(when.text_matches, text, re.IGNORECASE) is not None)
+        and (when.estimated_tokens is None or when.estimated_tokens.holds(features.estimated_tokens))
+        and (when.file_paths is None or when.file_paths.holds(features.file_paths))
+        and (when.has_code_block is None or when.has_code_block == features.has_code_block)
+    )
 
 
 def _act(rule: OverrideRule, state: _RuleState, policy: Policy) -> _RuleState:

@@ -6,7 +6,8 @@ exactly one place::
 
     SemrouteError
     ├── ConfigError (ValueError)              route files or settings are invalid         exit 2
-    │   └── RouteFileError                    names the file, route and field
+    │   ├── RouteFileError                    names the file, route and field
+    │   └── DatasetError                      a labelled data file is unreadable or malformed
     ├── ModelError (RuntimeError)             the embedding model is missing or corrupt  exit 3
     ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt   exit 4
     │   └── IndexModelMismatchError           the index was built with another model
@@ -52,6 +53,10 @@ class RouteFileError(ConfigError):
         super().__init__(f"{', '.join(where)}: {message}")
 
 
+class DatasetError(ConfigError):
+    """A labelled data file (for ``eval``, ``fit`` or ``routes-from-dataset``) is unreadable or malformed."""
+
+
 class ModelError(SemrouteError, RuntimeError):
     """The embedding model is missing, corrupt or cannot be loaded."""
 
@@ -69,13 +74,14 @@ class IndexModelMismatchError(IndexArtifactError):
 
 
 class RequestError(SemrouteError, ValueError):
-    """A routing request is invalid; ``field`` names the offending request field."""
+    """A routing request is invalid: ``field`` names the offending request field, ``reason`` says what is wrong."""
 
     exit_code = 2
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, reason: str):
         self.field = field
-        super().__init__(f"{field}: {message}")
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 class NotReadyError(SemrouteError, RuntimeError):

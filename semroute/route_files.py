@@ -207,3 +207,12 @@ def _combine(problems: list[RouteFileError]) -> ConfigError:
         return problems[0]
     listing = "\n".join(f"  - {problem}" for problem in problems)
     return ConfigError(f"{len(problems)} problems in route files:\n{listing}", problems)
+
+
+def write_fitted(folder: Path | str, parameters: FittedParameters) -> Path:
+    """Write ``fitted.yaml`` into a routes folder (what ``semroute fit`` produces); returns its path."""
+    path = Path(folder) / FITTED_FILE
+    content = parameters.model_dump(mode="json", exclude_none=True)
+    header = "# Written by `semroute fit`: decision parameters fitted on validation data. Rebuild the index to apply.\n"
+    path.write_text(header + yaml.safe_dump(content, sort_keys=False, width=120), encoding="utf-8")
+    return path

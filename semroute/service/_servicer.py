@@ -55,8 +55,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             try:
                 validate_request(task)
             except RequestError as error:
-                reason = str(error).removeprefix(f"{error.field}: ")
-                raise RequestError(f"requests[{position}].{error.field}", reason) from error
+                raise RequestError(f"requests[{position}].{error.field}", error.reason) from error
         _require_time_left(context)
         decisions = router.route_batch(tasks)
         request_id = current_request_id()

@@ -1,0 +1,82 @@
+"""Run a labelled set through a :class:`semroute.router.Router` in batches, with progress bars.
+
+The decisions come from the router's own path (``candidates`` then ``decide``), so they are what the service would
+answer. Every candidate's signals are kept in a :class:`semroute.sweep.SignalTable` as well, so that fitting and the
+trade-off curve never embed or score again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from semroute.datasets import LabelledSet
+from semroute.decision import RouteDecision
+from semroute.embedding import Embedder, Vectors
+from semroute.router import Router, RouteRequest
+from semroute.sweep import SignalTable, Sweep
+
+DEFAULT_BATCH = 64
+
+
+@dataclass(frozen=True)
+class RoutedSet:
+    """A labelled set with its requests, every candidate's signals and the router's decisions."""
+
+    data: LabelledSet
+    requests: tuple[RouteRequest, ...]
+    table: SignalTable
+    decisions: tuple[RouteDecision, ...]
+
+    def sweep(self, router: Router, own_thresholds: dict[str, float] | None = None) -> Sweep:
+        """A sweep over these requests with the router's policy."""
+        return Sweep(self.table, router.artifact.policy, self.requests, own_thresholds)
+
+
+def embed_texts(
+    embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH, progress: bool = True
+) -> Vectors:
+    """Embed texts in batches with a progress bar."""
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            parts.append(embedder.embed(batch, batch_size=batch_size))
+            bar.update(len(batch))
+    if not parts:
+        return np.zeros((0, embedder.identity.dim), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32)
+
+
+def route_labelled(
+    router: Router,
+    data: LabelledSet,
+    *,
+    vectors: Vectors | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: bool = True,
+) -> RoutedSet:
+    """Decide every item of ``data`` as the service would, embedding it first unless ``vectors`` are given.
+
+    Raises:
+        ValueError: ``vectors`` has another number of rows than ``data`` has items.
+    """
+    requests = tuple(RouteRequest(text) for text in data.texts)
+    if vectors is None:
+        vectors = embed_texts(router.embedder, data.texts, batch_size=batch_size, progress=progress)
+    if len(vectors) != len(requests):
+        raise ValueError(f"{len(vectors)} vectors for {len(requests)} items of {data.source}")
+    tables: list[SignalTable] = []
+    decisions: list[RouteDecision] = []
+    with tqdm(total=len(requests), desc="routing", unit="item", disable=not progress) as bar:
+        for start in range(0, len(requests), batch_size):
+            batch = requests[start : start + batch_size]
+            # candidates and decide are the router's own steps; keeping the candidates costs no second scoring
+            candidates = router.candidates(vectors[start : start + batch_size], batch)
+            decisions += [router.decide(request, listed) for request, listed in zip(batch, candidates, strict=True)]
+            tables.append(SignalTable.from_candidates(candidates))
+            bar.update(len(batch))
+    return RoutedSet(data, requests, SignalTable.concat(tables), tuple(decisions))

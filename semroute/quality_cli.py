@@ -1,0 +1,371 @@
+"""``semroute eval``, ``semroute fit`` and ``semroute routes-from-dataset``: measure and tune routing quality."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from semroute.batch import DEFAULT_BATCH, RoutedSet, route_labelled
+from semroute.dataset_routes import DEFAULT_ROUTE, write_dataset_routes
+from semroute.datasets import (
+    DEFAULT_LABEL_COLUMN,
+    DEFAULT_OOS_LABEL,
+    DEFAULT_TEXT_COLUMN,
+    load_labelled,
+    split_names,
+)
+from semroute.embedding import FastEmbedEmbedder
+from semroute.environment import default_index_path, default_routes_dir, semroute_home
+from semroute.errors import DatasetError, IndexArtifactError
+from semroute.evaluation import QualityReport, evaluate, expected_routes
+from semroute.fitting import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_OOS_RECALL,
+    FitResult,
+    FitSearch,
+    Objective,
+    current_parameters,
+    fit,
+)
+from semroute.index import IndexArtifact, load_index
+from semroute.operating_points import CurvePoint, Outcome, Targets, tradeoff_curve
+from semroute.plots import PLOTS_HINT, plot_confusion, plot_tradeoff, plots_available
+from semroute.route_files import RouteSet, load_route_set, write_fitted
+from semroute.router import Router
+
+_FITTED_SETTINGS = {"score_threshold", "margin", "blend"}  # settings a fit changes; the rest shape the signals
+
+
+def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="Labelled data file."),
+        click.option("--split", default=None, help="Splits of a CLINC150-layout .json file, e.g. 'val+oos_val'."),
+        click.option("--text-column", default=DEFAULT_TEXT_COLUMN, show_default=True, help="Text column (table)."),
+        click.option("--label-column", default=DEFAULT_LABEL_COLUMN, show_default=True, help="Label column (table)."),
+        click.option(
+            "--oos-label", default=DEFAULT_OOS_LABEL, show_default=True, help="Label meaning 'no route should claim'."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_INDEX = click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index artifact [default: .semroute/index/semroute-index.zip].",
+)
+_BATCH = click.option("--batch-size", type=click.IntRange(1, 4096), default=DEFAULT_BATCH, show_default=True)
+
+
+@click.command("eval")
+@_data_options
+@_INDEX
+@_BATCH
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N items only.")
+@click.option("--plots", "plots_dir", type=click.Path(path_type=Path), default=None, help="Folder for the PNG plots.")
+@click.option("--no-plots", is_flag=True, help="Write no plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
+def eval_command(
+    data_path: Path,
+    split: str | None,
+    text_column: str,
+    label_column: str,
+    oos_label: str,
+    index_path: Path | None,
+    batch_size: int,
+    limit: int | None,
+    plots_dir: Path | None,
+    no_plots: bool,
+    as_json: bool,
+) -> None:
+    """Route a labelled dataset as the service would and report accuracy, OOS recall and confusions."""
+    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    data = data.head(limit) if limit else data
+    router = _router(index_path)
+    routed = route_labelled(router, data, batch_size=batch_size)
+    sweep = routed.sweep(router)
+    targets = Targets.of(sweep, data.labels, oos_label, data.source)
+    report = report_of(routed, router, oos_label)
+    curve = tradeoff_curve(sweep, targets, current_parameters(sweep)) if report.oos_items else []
+    folder = plots_dir or semroute_home() / "eval"
+    message, written = (
+        ("plots: skipped (--no-plots)", []) if no_plots else _eval_plots(routed, router, oos_label, curve, folder)
+    )
+    if as_json:
+        click.echo(
+            json.dumps({**report.to_json(), "source": data.source, "curve": _curve_json(curve), "plots": written})
+        )
+        return
+    click.echo(render_report(report, data.source))
+    click.echo(message)
+
+
+def report_of(routed: RoutedSet, router: Router, oos_label: str) -> QualityReport:
+    """The quality report of a routed labelled set."""
+    decisions = routed.decisions
+    return evaluate(
+        routed.data.labels,
+        [decision.route for decision in decisions],
+        router.artifact.policy.settings.default_route,
+        oos_label=oos_label,
+        ambiguous=[decision.ambiguous for decision in decisions],
+        rules=[decision.rules for decision in decisions],
+    )
+
+
+def _eval_plots(
+    routed: RoutedSet, router: Router, oos_label: str, curve: list[CurvePoint], folder: Path
+) -> tuple[str, list[str]]:
+    if not plots_available():
+        return f"plots: none ({PLOTS_HINT})", []
+    default_route = router.artifact.policy.settings.default_route
+    expected = expected_routes(routed.data.labels, default_route, oos_label)
+    written = [
+        plot_confusion(
+            expected,
+            [d.route for d in routed.decisions],
+            folder / "confusion.png",
+            title=f"Most confused routes: {routed.data.source}",
+        )
+    ]
+    if curve:
+        title = f"Threshold trade-off: {routed.data.source}"
+        written.append(plot_tradeoff(curve, folder / "tradeoff.png", title=title))
+    return "plots: " + ", ".join(str(path) for path in written), [str(path) for path in written]
+
+
+@click.command("fit")
+@_data_options
+@click.option("--routes", "routes_dir", type=click.Path(path_type=Path), default=None, help="Routes folder to fit.")
+@_INDEX
+@_BATCH
+@click.option("--min-oos-recall", type=click.FloatRange(0, 1), default=DEFAULT_MIN_OOS_RECALL, show_default=True)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=DEFAULT_CONFIDENCE,
+    show_default=True,
+    help="The OOS recall counted is a one-sided lower confidence bound at this level.",
+)
+@click.option("--blend/--no-blend", default=True, show_default=True, help="Fit the blend weights of the signals.")
+@click.option("--margin/--no-margin", default=True, show_default=True, help="Fit the margin.")
+@click.option("--per-route/--no-per-route", default=True, show_default=True, help="Try per-route thresholds.")
+@click.option("--plots", "plots_dir", type=click.Path(path_type=Path), default=None, help="Write tradeoff.png here.")
+@click.option("--dry-run", is_flag=True, help="Report the fit without writing fitted.yaml.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
+def fit_command(
+    data_path: Path,
+    split: str | None,
+    text_column: str,
+    label_column: str,
+    oos_label: str,
+    routes_dir: Path | None,
+    index_path: Path | None,
+    batch_size: int,
+    min_oos_recall: float,
+    confidence: float,
+    blend: bool,
+    margin: bool,
+    per_route: bool,
+    plots_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Fit threshold, margin, blend and per-route thresholds on VALIDATION data; write ROUTES/fitted.yaml."""
+    refuse_test_split(data_path, split)
+    folder = routes_dir or default_routes_dir()
+    route_set = load_route_set(folder)
+    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    path = index_path or default_index_path()
+    router = _router(path)
+    require_built_from(router.artifact, route_set, path, folder)
+    routed = route_labelled(router, data, batch_size=batch_size, progress=not as_json)
+    objective = Objective(min_oos_recall, confidence)
+    result = fit_routed(routed, router, route_set, oos_label, objective, FitSearch(blend, margin, per_route))
+    written = None if dry_run else write_fitted(folder, result.parameters)
+    if plots_dir is not None and result.curve and plots_available():
+        title = f"Threshold trade-off on {data.source} (fitted)"
+        plot_tradeoff(result.curve, plots_dir / "tradeoff.png", title=title, min_oos_recall=min_oos_recall)
+    if as_json:
+        click.echo(json.dumps(_fit_json(result, written)))
+        return
+    click.echo(render_fit(result, written))
+
+
+def fit_routed(
+    routed: RoutedSet,
+    router: Router,
+    route_set: RouteSet,
+    oos_label: str,
+    objective: Objective,
+    search: FitSearch,
+) -> FitResult:
+    """Fit on a routed validation set, keeping the thresholds that route files set themselves."""
+    own = {route.name: route.score_threshold for route in route_set.routes if route.score_threshold is not None}
+    sweep = routed.sweep(router, own)
+    return fit(
+        sweep, routed.data.labels, source=routed.data.source, oos_label=oos_label, objective=objective, search=search
+    )
+
+
+def refuse_test_split(path: Path, split: str | None) -> None:
+    """Refuse any data that names a test split: fitting on it would make every test figure meaningless.
+
+    Raises:
+        DatasetError: a split name (or, for a table, the file name) contains ``test``.
+    """
+    named = split_names(split) if split is not None else (path.stem,)
+    tests = [name for name in named if "test" in name.lower()]
+    if tests:
+        raise DatasetError(
+            f"{path}: fit never reads a test split (got {', '.join(tests)}); fit on validation data and measure "
+            "the test split with `semroute eval`"
+        )
+
+
+def require_built_from(artifact: IndexArtifact, route_set: RouteSet, index: Path, folder: Path) -> None:
+    """Check that the index was built from these routes, fitted parameters aside.
+
+    Raises:
+        IndexArtifactError: routes, utterances or signal settings differ.
+    """
+    settings = {k: v for k, v in route_set.settings.model_dump(mode="json").items() if k not in _FITTED_SETTINGS}
+    built = {k: v for k, v in artifact.manifest["settings"].items() if k not in _FITTED_SETTINGS}
+    utterances = tuple(text for route in route_set.routes for text in route.utterances)
+    names = tuple(route.name for route in route_set.routes)
+    if settings != built or utterances != artifact.utterances or names != artifact.route_names:
+        raise IndexArtifactError(
+            f"index {index} was not built from the routes in {folder}; "
+            f"run `semroute index --routes {folder} --out {index}` first"
+        )
+
+
+@click.command("routes-from-dataset")
+@_data_options
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="New routes folder to write.")
+@click.option("--default-route", default=DEFAULT_ROUTE, show_default=True, help="Name of the default route.")
+@click.option(
+    "--oos-utterances/--no-oos-utterances",
+    default=True,
+    show_default=True,
+    help="Out-of-scope texts become the default route's utterances.",
+)
+@click.option("--embedding-path", type=click.Path(path_type=Path), default=None, help="settings.embedding.path")
+def routes_from_dataset(
+    data_path: Path,
+    split: str | None,
+    text_column: str,
+    label_column: str,
+    oos_label: str,
+    out: Path,
+    default_route: str,
+    oos_utterances: bool,
+    embedding_path: Path | None,
+) -> None:
+    """Write a routes folder from labelled TRAINING data: one route per label, its texts as utterances."""
+    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    settings = {"embedding": {"path": str(embedding_path)}} if embedding_path else None
+    written = write_dataset_routes(
+        data,
+        out,
+        oos_label=oos_label,
+        default_route=default_route,
+        oos_utterances=oos_utterances,
+        settings=settings,
+    )
+    click.echo(
+        f"wrote {written.folder}: {written.routes} routes, {written.utterances} utterances "
+        f"({written.default_utterances} on the default route, {written.duplicates_dropped} repeats dropped); "
+        f"next: semroute index --routes {written.folder} --out INDEX"
+    )
+
+
+def render_report(report: QualityReport, source: str) -> str:
+    """The human summary of an evaluation."""
+    recall = "n/a (no out-of-scope items)" if report.oos_recall is None else f"{report.oos_recall:.1%}"
+    lines = [
+        f"data                 {source}: {report.items} items ({report.oos_items} out of scope)",
+        f"accuracy             {report.accuracy:.1%}",
+        f"in-scope accuracy    {report.in_scope_accuracy:.1%}   (an in-scope item sent to the default route is wrong)",
+        f"out-of-scope recall  {recall}",
+        f"false rejections     {report.false_rejection_rate:.1%}",
+        f"ambiguous            {report.ambiguous_rate:.1%}",
+        "overrides            " + (", ".join(f"{k} x{v}" for k, v in report.overrides.items()) or "(none fired)"),
+        "most confused        "
+        + (", ".join(f"{p.expected}->{p.chosen} x{p.count}" for p in report.confused_pairs) or "(none)"),
+        "per route            precision  recall  f1     support",
+        *(
+            f"  {name:32.32s} {q.precision:6.1%}  {q.recall:6.1%}  {q.f1:6.1%}  {q.support}"
+            for name, q in report.per_route.items()
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def render_fit(result: FitResult, written: Path | None) -> str:
+    """The human summary of a fit."""
+    p = result.parameters
+    lines = [
+        f"objective      {p.objective}",
+        f"before         {_outcome_text(result.before)}",
+        f"fitted         {_outcome_text(result.fitted)}",
+        f"threshold      {p.score_threshold}   margin {p.margin}",
+        f"blend          {p.blend.model_dump() if p.blend else '(unchanged)'}",
+    ]
+    lines.append(f"per-route      {len(p.route_thresholds)} routes")
+    for name, gate in result.gates.items():
+        verdict = "adopted" if gate.adopted else "not adopted"
+        lines.append(
+            f"{name + ' fit':14s} {verdict}; held-out folds without: {_outcome_text(gate.without)}; "
+            f"with: {_outcome_text(gate.with_it)}"
+        )
+    lines.append(f"wrote {written}; rebuild the index to apply it" if written else "dry run: nothing written")
+    return "\n".join(lines)
+
+
+def _outcome_text(result: Outcome) -> str:
+    recall = "" if result.oos_recall is None else f", OOS recall {result.oos_recall:.1%}"
+    return f"in-scope {result.in_scope_accuracy:.1%}{recall}, overall {result.accuracy:.1%}"
+
+
+def _fit_json(result: FitResult, written: Path | None) -> dict[str, Any]:
+    return {
+        "parameters": result.parameters.model_dump(mode="json", exclude_none=True),
+        "validation_before": _outcome_json(result.before),
+        "validation_fitted": _outcome_json(result.fitted),
+        "adopted": {name: gate.adopted for name, gate in result.gates.items()},
+        "written": str(written) if written else None,
+    }
+
+
+def _outcome_json(result: Outcome) -> dict[str, Any]:
+    return {
+        "accuracy": round(result.accuracy, 6),
+        "in_scope_accuracy": round(result.in_scope_accuracy, 6),
+        "oos_recall": None if result.oos_recall is None else round(result.oos_recall, 6),
+    }
+
+
+def _curve_json(curve: list[CurvePoint]) -> list[dict[str, Any]]:
+    return [
+        {
+            "shift": p.shift,
+            "score_threshold": p.score_threshold,
+            "in_scope_accuracy": p.in_scope_accuracy,
+            "oos_recall": p.oos_recall,
+        }
+        for p in curve
+    ]
+
+
+def _router(index_path: Path | None) -> Router:
+    artifact = load_index(index_path or default_index_path())
+    return Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))
