@@ -75,7 +75,7 @@ def route_labelled(
         for start in range(0, len(requests), batch_size):
             batch = requests[start : start + batch_size]
             # candidates and decide are the router's own steps; keeping the candidates costs no second scoring
-            candidates = router.candidates(vectors[start : start + batch_size], batch)
+            candidates = router.candidates(vectors[start : start + batch_size], batch, complete=True)
             decisions += [router.decide(request, listed) for request, listed in zip(batch, candidates, strict=True)]
             tables.append(SignalTable.from_candidates(candidates))
             bar.update(len(batch))

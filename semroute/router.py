@@ -76,6 +76,8 @@ class Router:
         self._artifact = artifact
         self._embedder = embedder
         self._routable = np.bincount(artifact.row_routes, minlength=len(artifact.route_names)) > 0
+        routes = artifact.policy.routes
+        self._thresholds = np.array([routes[name].threshold for name in artifact.route_names], dtype=np.float64)
 
     @property
     def artifact(self) -> IndexArtifact:
@@ -111,18 +113,23 @@ class Router:
             for request, candidates in zip(requests, self.candidates(vectors, requests), strict=True)
         ]
 
-    def candidates(self, vectors: Vectors, requests: Sequence[RouteRequest]) -> list[list[Candidate]]:
+    def candidates(
+        self, vectors: Vectors, requests: Sequence[RouteRequest], *, complete: bool = False
+    ) -> list[list[Candidate]]:
         """Scored candidate routes for each query vector, with each signal behind the score.
 
-        Every route that has utterances is a candidate; override-only routes are reached by rules alone.
+        By default only the routes that can shape the decision are listed: those that clear their threshold and the
+        best few (``candidates_shown``, at least two for the margin); ``decide`` answers exactly as it would on every
+        route, without building a candidate per route of a large route set. ``complete`` lists every routable route,
+        in index order (for tools that re-weigh the signals). Override-only routes are never candidates.
         """
         artifact = self._artifact
         top_ks = [request.top_k or artifact.policy.settings.top_k for request in requests]
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         # One query at a time: batched BLAS kernels round differently, and a batch must answer exactly as one by one.
-        return [self._score(queries[position : position + 1], top_k) for position, top_k in enumerate(top_ks)]
+        return [self._score(queries[position : position + 1], top_k, complete) for position, top_k in enumerate(top_ks)]
 
-    def _score(self, query: Vectors, top_k: int) -> list[Candidate]:
+    def _score(self, query: Vectors, top_k: int, complete: bool) -> list[Candidate]:
         artifact = self._artifact
         similarities, rows = artifact.index.search(query, min(top_k, artifact.index.ntotal))
         signals = {
@@ -131,11 +138,20 @@ class Router:
             "centroid": (query @ artifact.centroids.T)[0],
         }
         scores = blend_signals(signals, artifact.policy.settings.blend)
+        listed = self._routable if complete else self._shortlist(scores)
         return [
-            Candidate(name, float(scores[number]), {key: float(value[number]) for key, value in signals.items()})
-            for number, name in enumerate(artifact.route_names)
-            if self._routable[number]
+            Candidate(
+                artifact.route_names[number], float(scores[number]), {k: float(v[number]) for k, v in signals.items()}
+            )
+            for number in np.flatnonzero(listed)
         ]
+
+    def _shortlist(self, scores: Vectors) -> npt.NDArray[np.bool_]:
+        shown = max(2, self._artifact.policy.settings.candidates_shown)
+        ranked = np.flatnonzero(self._routable)[np.argsort(-scores[self._routable], kind="stable")]
+        listed = self._routable & (scores >= self._thresholds)
+        listed[ranked[:shown]] = True
+        return listed
 
     def _neighbour_signal(self, similarities: Vectors, rows: npt.NDArray[np.int64], top_k: int) -> Vectors:
         hit_routes = np.where(rows >= 0, self._artifact.row_routes[np.maximum(rows, 0)], -1)

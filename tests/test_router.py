@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from semroute.embedding import FastEmbedEmbedder
@@ -63,3 +66,15 @@ def test_an_invalid_item_fails_the_whole_batch_before_any_work(small_router: Rou
     with pytest.raises(RequestError, match="text"):
         small_router.route_batch([RouteRequest("fine"), RouteRequest("  ")])
     assert small_router.route_batch([]) == []
+
+
+def test_the_shortlist_decides_exactly_as_every_route_would(default_router: Router) -> None:
+    texts = [line for line in (Path(__file__).parent / "data" / "default_routes_val.jsonl").read_text().splitlines()]
+    requests = [RouteRequest(json.loads(line)["text"]) for line in texts]
+    vectors = default_router.embedder.embed([request.text for request in requests])
+    short = default_router.candidates(vectors, requests)
+    complete = default_router.candidates(vectors, requests, complete=True)
+    assert sum(map(len, short)) < sum(map(len, complete))
+    for request, few, every in zip(requests, short, complete, strict=True):
+        assert {c.route for c in few} <= {c.route for c in every}
+        assert default_router.decide(request, few).to_json() == default_router.decide(request, every).to_json()
