@@ -12,14 +12,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from semroute.client import RouterClient
 from semroute.embedding import FastEmbedEmbedder
 from semroute.features import extract_features
 from semroute.index import build_index, load_index
 from semroute.route_files import load_route_set
 from semroute.router import Router, RouteRequest
+from semroute.service import ServerConfig, create_server
 
 QUERIES = [
     "write unit tests for the parser",
@@ -50,6 +53,26 @@ def timed(action: Callable[[], Any], repeat: int) -> list[float]:
     return samples
 
 
+def service_figures(index: Path, embedder: FastEmbedEmbedder, repeat: int) -> dict[str, Any]:
+    """Round trips through the real client to a real server on loopback, one at a time and from 4 threads."""
+    server, port = create_server(
+        ServerConfig(host="127.0.0.1", port=0, index_path=index, watch_seconds=0), embedder=embedder
+    )
+    server.start()
+    server.load()
+    try:
+        with RouterClient(f"127.0.0.1:{port}") as client:
+            single = timed(lambda: client.route(QUERIES[0]), repeat)
+            calls = 4 * 50
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda i: client.route(QUERIES[i % len(QUERIES)]), range(calls)))
+            throughput = calls / (time.perf_counter() - started)
+    finally:
+        server.stop(drain_seconds=0, grace_seconds=1)
+    return {"grpc_route_one": percentiles(single), "grpc_4_threads_per_s": round(throughput, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--routes", type=Path, default=Path("routes"))
@@ -67,6 +90,7 @@ def main() -> None:
         full = build_index(route_set, path, embedder, progress=False)
         again = build_index(route_set, path, embedder, progress=False)
         router = Router(load_index(path), embedder)
+        service = service_figures(path, embedder, args.repeat)
 
     requests = [RouteRequest(text) for text in QUERIES]
     vectors = embedder.embed(QUERIES)
@@ -90,6 +114,7 @@ def main() -> None:
         "route_batch64_per_text_ms": round(batch_seconds / 64 * 1000, 3),
         "route_900k_chars": percentiles(route_huge),
         "features_900k_chars": percentiles(features_huge),
+        **service,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     embed_p50 = figures["embed_one"]["p50_ms"]
@@ -98,6 +123,7 @@ def main() -> None:
         "route_900k_over_route_short": round(figures["route_900k_chars"]["p50_ms"] / figures["route_one"]["p50_ms"], 2),
         "batch_per_text_over_single": round(figures["route_batch64_per_text_ms"] / figures["route_one"]["p50_ms"], 3),
         "incremental_over_full_build": round(again.seconds / full.seconds, 3),
+        "grpc_over_in_process": round(service["grpc_route_one"]["p50_ms"] / figures["route_one"]["p50_ms"], 3),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
