@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from semroute.environment import litellm_offline
-from semroute.errors import RouteFileError
+from semroute.errors import ConfigError, RouteFileError
 from semroute.schema import ModelSpec, Tier
 
 _PER_MILLION = 1_000_000
@@ -42,9 +42,21 @@ def resolve_catalog(models: Mapping[str, ModelSpec], source: str = "router.yaml"
     """Fill in each model's prices and context window, preferring what the catalog states.
 
     Raises:
-        RouteFileError: a model litellm does not know and whose catalog entry lacks a price or context window.
+        ConfigError: naming every model litellm does not know whose catalog entry lacks a price or context window.
     """
-    return {name: _resolve(name, spec, source) for name, spec in models.items()}
+    resolved: dict[str, ResolvedModel] = {}
+    problems: list[RouteFileError] = []
+    for name, spec in models.items():
+        try:
+            resolved[name] = _resolve(name, spec, source)
+        except RouteFileError as problem:
+            problems.append(problem)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(f"{len(problems)} models lack prices or context windows:\n{listing}", problems)
+    return resolved
 
 
 def _resolve(name: str, spec: ModelSpec, source: str) -> ResolvedModel:

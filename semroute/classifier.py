@@ -12,7 +12,6 @@ import numpy as np
 import numpy.typing as npt
 
 Floats = npt.NDArray[np.float32]
-DEFAULT_REGULARISATION = 4.0  # inverse L2 strength (scikit-learn's C); chosen on the bundled validation set
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class RouteClassifier:
 
 
 def train_classifier(
-    vectors: Floats, labels: npt.NDArray[np.int64], routes: int, regularisation: float = DEFAULT_REGULARISATION
+    vectors: Floats, labels: npt.NDArray[np.int64], routes: int, regularisation: float
 ) -> RouteClassifier:
     """Fit the classifier on utterance vectors labelled with route numbers ``0..routes-1``.
 

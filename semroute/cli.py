@@ -11,11 +11,11 @@ import click
 
 from semroute import service
 from semroute.decision import RouteDecision
-from semroute.embedding import FastEmbedEmbedder
+from semroute.embedding import FastEmbedEmbedder, locate_model
 from semroute.environment import default_index_path, default_model_dir, default_routes_dir
 from semroute.errors import SemrouteError
 from semroute.index import build_index, is_up_to_date, load_index
-from semroute.model_store import provision_default_model, sha256_of, verify_default_model
+from semroute.model_store import provision_default_model
 from semroute.quality_cli import eval_command, fit_command, routes_from_dataset
 from semroute.route_files import RouteSet, load_route_set
 from semroute.router import Router, RouteRequest
@@ -273,12 +273,8 @@ def _parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _local_model_hash(route_set: RouteSet) -> str | None:
-    embedding = route_set.settings.embedding
-    if embedding.model == DEFAULT_EMBEDDING_MODEL and embedding.cache_dir is None:
-        return verify_default_model(embedding.path or default_model_dir())
-    if embedding.path is not None and (embedding.path / "model.onnx").is_file():
-        return sha256_of(embedding.path / "model.onnx")
-    return None
+    _, sha256 = locate_model(route_set.settings.embedding)
+    return sha256 or None  # a hub model's hash is known only once fastembed has loaded it
 
 
 for _quality_command in (eval_command, fit_command, routes_from_dataset):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semroute.catalog import ResolvedModel
-from semroute.features import TextFeatures
+from semroute.features import Features
 from semroute.schema import TIER_RANK, ModelConfig, OverrideRule, Settings, TieBreak
 
 CONTEXT_WINDOW_RULE = "context_window_fit"
@@ -95,7 +95,7 @@ class RouteDecision:
 def decide(
     candidates: Sequence[Candidate],
     text: str,
-    features: TextFeatures,
+    features: Features,
     metadata: Mapping[str, str],
     policy: Policy,
 ) -> RouteDecision:
@@ -135,7 +135,7 @@ def _semantic_choice(
     ranked: Sequence[Candidate], policy: Policy, trace: list[str]
 ) -> tuple[str, frozenset[str], float, bool]:
     settings = policy.settings
-    margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else (ranked[0].score if ranked else 0.0)
+    margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else (max(0.0, ranked[0].score) if ranked else 0.0)
     qualifying = [c for c in ranked if c.score >= policy.routes[c.route].threshold]
     if not qualifying:
         best = f" (best: {ranked[0].route} {ranked[0].score:.3f}{_signals(ranked[0])})" if ranked else ""
@@ -184,7 +184,7 @@ class _RuleState:
 def _apply_rules(
     state: _RuleState,
     text: str,
-    features: TextFeatures,
+    features: Features,
     metadata: Mapping[str, str],
     contenders: frozenset[str],
     ambiguous: bool,
@@ -208,32 +208,34 @@ def _holds(
     rule: OverrideRule,
     route: str,
     text: str,
-    features: TextFeatures,
+    features: Features,
     metadata: Mapping[str, str],
     contenders: frozenset[str],
     ambiguous: bool,
 ) -> bool:
     when = rule.when
+    # the conditions on the decision first: they are free, and often spare the text scans
     return (
-        may_fire(rule, text, features, metadata)
-        and (when.route_in is None or route in when.route_in)
+        (when.route_in is None or route in when.route_in)
         and (when.ambiguous_between is None or (ambiguous and set(when.ambiguous_between) <= contenders))
+        and may_fire(rule, text, features, metadata)
     )
 
 
-def may_fire(rule: OverrideRule, text: str, features: TextFeatures, metadata: Mapping[str, str]) -> bool:
+def may_fire(rule: OverrideRule, text: str, features: Features, metadata: Mapping[str, str]) -> bool:
     """Whether a rule's request conditions hold, those that do not depend on the scores.
 
     A rule for which this is False never fires on this request, whatever the scores, thresholds or margin; batch
     tools use it to know which requests can take the vectorised path.
     """
     when = rule.when
+    # cheapest first: the text scans run only when everything else already holds
     return (
         all(test.holds(metadata.get(key)) for key, test in when.metadata.items())
-        and (when.text_matches is None or re.search(when.text_matches, text, re.IGNORECASE) is not None)
         and (when.estimated_tokens is None or when.estimated_tokens.holds(features.estimated_tokens))
-        and (when.file_paths is None or when.file_paths.holds(features.file_paths))
         and (when.has_code_block is None or when.has_code_block == features.has_code_block)
+        and (when.file_paths is None or when.file_paths.holds(features.file_paths))
+        and (when.text_matches is None or re.search(when.text_matches, text, re.IGNORECASE) is not None)
     )
 
 

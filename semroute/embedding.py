@@ -27,11 +27,12 @@ _CHARS_PER_TOKEN_BOUND = 12
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What an index records about the model that built it."""
+    """What an index records about the model that built it; an index only serves with an identical identity."""
 
     model_id: str
     dim: int
     sha256: str
+    max_tokens: int  # the embedded prefix: another length gives other vectors
 
 
 class Embedder(Protocol):
@@ -48,12 +49,12 @@ class FastEmbedEmbedder:
 
     def __init__(self, settings: EmbeddingSettings, threads: int | None = None) -> None:
         self._max_chars = settings.max_tokens * _CHARS_PER_TOKEN_BOUND
-        model_dir, sha256 = _locate(settings)
+        model_dir, sha256 = locate_model(settings)
         self._model = _load(settings, model_dir, threads)
         _limit_tokens(self._model, settings.max_tokens)
         dim = int(self._model.embedding_size)
         sha256 = sha256 or _hash_downloaded(self._model)
-        self._identity = ModelIdentity(settings.model, dim, sha256)
+        self._identity = ModelIdentity(settings.model, dim, sha256, settings.max_tokens)
 
     @property
     def identity(self) -> ModelIdentity:
@@ -71,7 +72,12 @@ class FastEmbedEmbedder:
         return unit
 
 
-def _locate(settings: EmbeddingSettings) -> tuple[Path | None, str]:
+def locate_model(settings: EmbeddingSettings) -> tuple[Path | None, str]:
+    """The local folder and model file hash of the configured model, verified; ``(None, "")`` for a hub model.
+
+    Raises:
+        ModelError: the local model is missing or (for the default model) corrupt.
+    """
     if settings.path is not None:
         model_dir = settings.path
     elif settings.model == DEFAULT_EMBEDDING_MODEL and settings.cache_dir is None:
@@ -110,9 +116,9 @@ def _hash_downloaded(model: Any) -> str:
 
 
 def _limit_tokens(model: Any, max_tokens: int) -> None:
-    # fastembed sets truncation from tokenizer_config.json; tighten it to our bound when the tokenizer is reachable.
+    # fastembed truncates at tokenizer_config.json's model_max_length; apply our bound instead when the tokenizer is
+    # reachable (for the default model, up to the 512 positions it has).
     tokenizer = getattr(getattr(model, "model", None), "tokenizer", None)
     if tokenizer is not None and hasattr(tokenizer, "enable_truncation"):
-        current = tokenizer.truncation or {}
-        if current.get("max_length", max_tokens + 1) > max_tokens:
-            tokenizer.enable_truncation(max_length=max_tokens)
+        direction = (tokenizer.truncation or {}).get("direction", "right")
+        tokenizer.enable_truncation(max_length=max_tokens, direction=direction)

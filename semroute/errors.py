@@ -12,7 +12,7 @@ exactly one place::
     ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt   exit 4
     │   └── IndexModelMismatchError           the index was built with another model
     ├── RequestError (ValueError)             a routing request is invalid               exit 2
-    └── NotReadyError (RuntimeError)          the router is not loaded or is draining
+    └── NotReadyError (RuntimeError)          the router has no index loaded yet
 """
 
 from __future__ import annotations
@@ -85,4 +85,4 @@ class RequestError(SemrouteError, ValueError):
 
 
 class NotReadyError(SemrouteError, RuntimeError):
-    """The router has no index loaded yet, or is shutting down."""
+    """The router has no index loaded yet."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
 
 # English prose and code average about four characters per token with the common BPE tokenizers.
 CHARS_PER_TOKEN = 4.0
@@ -24,13 +26,45 @@ _STEM_LOOKBACK = 256
 _SPECIAL_FILE = re.compile(r"(?<![\w/.-])(?:Makefile|Dockerfile|Jenkinsfile|Gemfile|Procfile)(?![\w.-])")
 
 
+class Features(Protocol):
+    """What override rules and the model choice read about a task."""
+
+    @property
+    def estimated_tokens(self) -> int: ...
+
+    @property
+    def file_paths(self) -> int: ...
+
+    @property
+    def has_code_block(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class TextFeatures:
-    """Numeric features of one task."""
+    """Features given outright (hand-made, or already known)."""
 
     estimated_tokens: int
     file_paths: int
     has_code_block: bool
+
+
+class TaskFeatures:
+    """Features of a task's whole text, each computed on first use: most requests fire no rule that needs the
+    costlier ones, and on a megabyte of text a scan takes tens of milliseconds."""
+
+    def __init__(self, text: str, input_tokens: int | None = None) -> None:
+        self._text = text
+        self.estimated_tokens = input_tokens if input_tokens is not None else estimate_tokens(text)
+
+    @cached_property
+    def file_paths(self) -> int:
+        """Distinct file paths mentioned."""
+        return len(mentioned_file_paths(self._text))
+
+    @cached_property
+    def has_code_block(self) -> bool:
+        """Whether the text holds a fenced or indented code block."""
+        return bool(_CODE_BLOCK.search(self._text))
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,10 +86,6 @@ def mentioned_file_paths(text: str) -> list[str]:
     return list(dict.fromkeys(path for _, path in sorted(found)))
 
 
-def extract_features(text: str, input_tokens: int | None = None) -> TextFeatures:
+def extract_features(text: str, input_tokens: int | None = None) -> TaskFeatures:
     """Features of the whole ``text``; ``input_tokens``, when the caller knows it, replaces the estimate."""
-    return TextFeatures(
-        estimated_tokens=input_tokens if input_tokens is not None else estimate_tokens(text),
-        file_paths=len(mentioned_file_paths(text)),
-        has_code_block=bool(_CODE_BLOCK.search(text)),
-    )
+    return TaskFeatures(text, input_tokens)

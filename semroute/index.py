@@ -142,17 +142,18 @@ def build_index(
     route_names = tuple(route.name for route in route_set.routes)
     rows = [(number, text) for number, route in enumerate(route_set.routes) for text in route.utterances]
     texts = [text for _, text in rows]
-    vectors, embedded = _vectors_for(texts, path, embedder, route_set.settings.embedding.max_tokens, progress)
+    vectors, embedded = _vectors_for(texts, path, embedder, progress)
     index = faiss.IndexFlatIP(embedder.identity.dim)
     index.add(vectors)
     labels = np.asarray([number for number, _ in rows], dtype=np.int64)
     classifier = train_classifier(vectors, labels, len(route_names), route_set.settings.classifier_regularisation)
-    fingerprint = _sha256_json({"routes": routes_fingerprint(route_set), "model": embedder.identity.__dict__})
+    routes_hash = routes_fingerprint(route_set)
+    fingerprint = _sha256_json({"routes": routes_hash, "model": embedder.identity.__dict__})
     manifest = {
         "format": ARTIFACT_FORMAT,
         "fingerprint": fingerprint,
-        "routes_fingerprint": routes_fingerprint(route_set),
-        "model": {**embedder.identity.__dict__, "max_tokens": route_set.settings.embedding.max_tokens},
+        "routes_fingerprint": routes_hash,
+        "model": dict(embedder.identity.__dict__),
         "counts": {"routes": len(route_names), "utterances": len(rows)},
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": route_set.settings.model_dump(mode="json"),
@@ -182,10 +183,11 @@ def load_index(path: Path) -> IndexArtifact:
             with np.load(io.BytesIO(archive.read(_CLASSIFIER))) as arrays:
                 classifier = RouteClassifier.from_arrays(dict(arrays))
         index = faiss.deserialize_index(raw_index)
-    except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexArtifactError(f"index {path} is unreadable ({exc}); rebuild it with `make index`") from exc
-    if manifest.get("format") != ARTIFACT_FORMAT:
-        raise IndexArtifactError(f"index {path} has format {manifest.get('format')}, expected {ARTIFACT_FORMAT}")
+    if not isinstance(manifest, dict) or manifest.get("format") != ARTIFACT_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise IndexArtifactError(f"index {path} has format {found}, expected {ARTIFACT_FORMAT}; rebuild it")
     try:
         return _assemble(manifest, utterances, index, classifier)
     except (KeyError, TypeError, ValueError) as exc:
@@ -195,7 +197,7 @@ def load_index(path: Path) -> IndexArtifact:
 def _assemble(
     manifest: dict[str, Any], utterances: dict[str, Any], index: Any, classifier: RouteClassifier
 ) -> IndexArtifact:
-    model = ModelIdentity(**{key: manifest["model"][key] for key in ("model_id", "dim", "sha256")})
+    model = ModelIdentity(**{key: manifest["model"][key] for key in ("model_id", "dim", "sha256", "max_tokens")})
     row_routes = np.asarray(utterances["routes"], dtype=np.int64)
     texts = tuple(str(text) for text in utterances["texts"])
     if index.ntotal != len(row_routes) or len(texts) != len(row_routes) or index.d != model.dim:
@@ -227,10 +229,8 @@ def _resolve_catalog(route_set: RouteSet) -> dict[str, ResolvedModel]:
     return resolve_catalog(route_set.models, ROUTER_FILE)
 
 
-def _vectors_for(
-    texts: Sequence[str], previous: Path, embedder: Embedder, max_tokens: int, progress: bool
-) -> tuple[Vectors, int]:
-    known = _previous_vectors(previous, embedder.identity, max_tokens)
+def _vectors_for(texts: Sequence[str], previous: Path, embedder: Embedder, progress: bool) -> tuple[Vectors, int]:
+    known = _previous_vectors(previous, embedder.identity)
     missing = sorted({text for text in texts if _key(text) not in known})
     bar = tqdm(total=len(missing), desc="embedding utterances", unit="utt", disable=not progress or not missing)
     for start in range(0, len(missing), EMBED_BATCH):
@@ -244,13 +244,12 @@ def _vectors_for(
     return np.stack([known[_key(text)] for text in texts]).astype(np.float32), len(missing)
 
 
-def _previous_vectors(path: Path, identity: ModelIdentity, max_tokens: int) -> dict[str, np.ndarray]:
+def _previous_vectors(path: Path, identity: ModelIdentity) -> dict[str, np.ndarray]:
     try:
         artifact = load_index(path)
     except IndexArtifactError:
         return {}
-    same_prefix = artifact.manifest["model"].get("max_tokens") == max_tokens
-    if artifact.model != identity or not same_prefix or artifact.index.ntotal == 0:
+    if artifact.model != identity or artifact.index.ntotal == 0:
         return {}
     vectors = artifact.index.reconstruct_n(0, artifact.index.ntotal)
     return {_key(text): vector for text, vector in zip(artifact.utterances, vectors, strict=True)}
@@ -294,6 +293,7 @@ def _write_atomically(
             archive.writestr(_CLASSIFIER, arrays.getvalue())
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a server running as another user must read it
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -309,4 +309,4 @@ def _sha256_json(value: Any) -> str:
 
 
 def _describe(identity: ModelIdentity) -> str:
-    return f"'{identity.model_id}' (dim {identity.dim}, sha256 {identity.sha256[:12]})"
+    return f"'{identity.model_id}' (dim {identity.dim}, sha256 {identity.sha256[:12]}, {identity.max_tokens} tokens)"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from semroute.errors import ModelError
-from semroute.schema import DEFAULT_EMBEDDING_MAX_TOKENS
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,11 @@ _SPECIAL_TOKENS = {
     "cls_token": "[CLS]",
     "mask_token": "[MASK]",
 }
-# The model was trained on 256-token inputs, so truncating there loses nothing it learned to use.
+# The standard BERT-uncased values; the embedder then truncates at settings.embedding.max_tokens (default 256, the
+# length the model was trained on, so truncating there loses nothing it learned to use).
 _TOKENIZER_CONFIG = {
     "do_lower_case": True,
-    "model_max_length": DEFAULT_EMBEDDING_MAX_TOKENS,
+    "model_max_length": 512,
     "tokenize_chinese_chars": True,
     "strip_accents": None,
     "tokenizer_class": "BertTokenizer",

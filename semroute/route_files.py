@@ -167,6 +167,8 @@ def _cross_check(
                         )
                     )
     router_path = folder / ROUTER_FILE
+    if routes and all(route.override_only for route in routes):
+        problems.append(RouteFileError(folder, "every route is override_only: at least one route needs utterances"))
     settings = router.settings
     if settings.default_route not in names:
         problems.append(

@@ -18,6 +18,8 @@ from semroute.v1 import router_pb2 as pb
 # The transport limit of server and client, each way: 4 MiB, so a request at the application's text limit
 # (semroute.router.MAX_TEXT_CHARS, 1,000,000 characters) still fits.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["RouterService"].full_name
+REQUEST_ID_KEY = "x-request-id"  # metadata key of the request id, both ways
 
 _TIER_PREFIX = "MODEL_TIER_"
 _EFFORT_PREFIX = "REASONING_EFFORT_"

@@ -126,3 +126,30 @@ def test_missing_and_corrupt_artifacts_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(IndexArtifactError, match="unreadable"):
         load_index(corrupt)
     assert read_manifest(corrupt) is None
+
+
+def test_index_built_with_another_prefix_length_is_refused(
+    routes_dir: Path, tmp_path: Path, embedder: FastEmbedEmbedder
+) -> None:
+    path = tmp_path / "index.zip"
+    shorter = dataclasses.replace(embedder.identity, max_tokens=128)
+    build_index(load_route_set(routes_dir), path, CountingEmbedder(embedder, identity=shorter), progress=False)
+    with pytest.raises(IndexModelMismatchError, match="128 tokens"):
+        Router(load_index(path), embedder)
+
+
+def test_artifact_is_readable_by_other_users(routes_dir: Path, tmp_path: Path, embedder: FastEmbedEmbedder) -> None:
+    path = tmp_path / "index.zip"
+    build_index(load_route_set(routes_dir), path, embedder, progress=False)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_manifest_that_is_not_an_object_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "odd.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("manifest.json", "[]")
+        archive.writestr("utterances.json", "{}")
+        archive.writestr("index.faiss", b"")
+        archive.writestr("classifier.npz", b"")
+    with pytest.raises(IndexArtifactError):
+        load_index(path)

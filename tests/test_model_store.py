@@ -45,3 +45,13 @@ def test_only_a_bounded_prefix_is_embedded(embedder: FastEmbedEmbedder) -> None:
     head = "refactor the payment module. " * 200  # far beyond 256 tokens
     vectors = embedder.embed([head, head + "completely different tail about gardening " * 1000])
     assert float(vectors[0] @ vectors[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_max_tokens_sets_the_embedded_prefix(model_dir: Path, embedder: FastEmbedEmbedder) -> None:
+    longer = FastEmbedEmbedder(EmbeddingSettings(path=model_dir, max_tokens=512))
+    assert longer.identity.max_tokens == 512 and embedder.identity.max_tokens == 256
+    head = "refactor the payment module. " * 60  # about 360 tokens
+    texts = [head, head + "completely different tail about gardening " * 20]
+    short_vectors, long_vectors = embedder.embed(texts), longer.embed(texts)
+    assert float(short_vectors[0] @ short_vectors[1]) == pytest.approx(1.0, abs=1e-5)  # both cut at 256 tokens
+    assert float(long_vectors[0] @ long_vectors[1]) < 0.999  # the tail is seen within 512 tokens

@@ -236,3 +236,8 @@ def test_fitted_parameters_apply_and_are_checked(tmp_path: Path) -> None:
     (folder / "fitted.yaml").write_text("route_thresholds: {ghost: 0.5}\n")
     problem = only_problem(folder)
     assert (problem.field, problem.message) == ("route_thresholds", "unknown route 'ghost'")
+
+
+def test_a_folder_of_override_only_routes_is_refused(tmp_path: Path) -> None:
+    routes = {"general": {"name": "general", "model": "big", "override_only": True}}
+    assert "at least one route needs utterances" in str(only_problem(write_routes(tmp_path, routes)))

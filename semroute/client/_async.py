@@ -13,14 +13,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from semroute.client._channel import (
     DEFAULT_DEADLINES,
     DEFAULT_TARGET,
-    SERVICE_NAME,
     ClientTls,
     Deadlines,
     channel_credentials,
     channel_options,
     channel_target,
 )
-from semroute.client._errors import REQUEST_ID_KEY, ServiceError
+from semroute.client._errors import ServiceError
 from semroute.client._requests import batch_request
 from semroute.client._results import (
     IndexInfo,
@@ -37,7 +36,7 @@ from semroute.client._results import (
 from semroute.router import RouteRequest
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
-from semroute.wire import request_to_proto
+from semroute.wire import REQUEST_ID_KEY, SERVICE_NAME, request_to_proto
 
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")

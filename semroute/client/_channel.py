@@ -10,11 +10,9 @@ from pathlib import Path
 
 import grpc
 
-from semroute.v1 import router_pb2 as pb
-from semroute.wire import MAX_MESSAGE_BYTES
+from semroute.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
 
 DEFAULT_TARGET = "localhost:50051"
-SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["RouterService"].full_name
 _RETRIED_METHODS = ("Route", "RouteBatch", "ListRoutes", "GetIndexInfo")
 
 # gRPC's service config: UNAVAILABLE (starting, draining, a backend gone) is the only code worth retrying, with

@@ -7,8 +7,7 @@ from typing import Any
 import grpc
 
 from semroute.errors import SemrouteError
-
-REQUEST_ID_KEY = "x-request-id"
+from semroute.wire import REQUEST_ID_KEY
 
 
 class ServiceError(SemrouteError, RuntimeError):

@@ -17,9 +17,9 @@ from semroute.service._config import (
 )
 from semroute.service._errors import status_for
 from semroute.service._logs import JsonFormatter, configure_logging
-from semroute.service._server import HEALTH_NAMES, SERVICE_NAME, RouterServer, create_server, serve
+from semroute.service._server import HEALTH_NAMES, RouterServer, create_server, serve
 from semroute.service._servicer import MAX_BATCH_REQUESTS
-from semroute.wire import MAX_MESSAGE_BYTES
+from semroute.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
 
 __all__ = [
     "DEFAULT_DRAIN_SECONDS",

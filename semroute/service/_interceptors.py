@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from semroute.service._errors import status_for
 from semroute.v1 import router_pb2 as pb
+from semroute.wire import REQUEST_ID_KEY, SERVICE_NAME
 
 if TYPE_CHECKING:
     _Interceptor = grpc.ServerInterceptor[Any, Any]
@@ -28,8 +29,7 @@ else:  # grpc's runtime classes are not generic
     _Interceptor = grpc.ServerInterceptor
     _Handler = grpc.RpcMethodHandler
 
-REQUEST_ID_KEY = "x-request-id"
-SERVICE_PREFIX = "/semroute.v1.RouterService/"
+SERVICE_PREFIX = f"/{SERVICE_NAME}/"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # anything else is replaced: it goes into our logs
 

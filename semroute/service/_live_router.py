@@ -64,11 +64,6 @@ class LiveRouter:
         self._last_error = ""
 
     @property
-    def index_path(self) -> Path:
-        """The artifact this router serves and reloads."""
-        return self._path
-
-    @property
     def last_reload_error(self) -> str:
         """Why the latest load was refused; empty when it succeeded."""
         return self._last_error
@@ -137,10 +132,12 @@ class LiveRouter:
             return LoadOutcome(False, previous_fingerprint, previous)
         if self._embedder is None:
             self._embedder = FastEmbedEmbedder(artifact.policy.settings.embedding)
-        router = Router(artifact, self._embedder)  # raises IndexModelMismatchError for another model
         try:
+            router = Router(artifact, self._embedder)  # raises IndexModelMismatchError for another model
             router.route(_WARM_UP)
-        except Exception as exc:  # any failure here means the artifact cannot serve; refuse it like a corrupt one
+        except SemrouteError:
+            raise
+        except Exception as exc:  # any other failure means the artifact cannot serve; refuse it like a corrupt one
             raise IndexArtifactError(f"index {self._path} fails its warm-up request: {exc!r}") from exc
         snapshot = Snapshot(router, datetime.now(UTC))
         self._snapshot = snapshot

@@ -26,11 +26,11 @@ from semroute.service._interceptors import BearerTokenInterceptor, RequestInterc
 from semroute.service._live_router import LiveRouter, LoadOutcome
 from semroute.service._servicer import RouterServicer
 from semroute.service._watcher import ArtifactWatcher
-from semroute.v1 import router_pb2, router_pb2_grpc
+from semroute.v1 import router_pb2_grpc
+from semroute.wire import SERVICE_NAME
 
 logger = logging.getLogger("semroute.service")
 
-SERVICE_NAME: str = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
 # Health answers for the whole server ("") and for the routing service by name; both move together.
 HEALTH_NAMES = ("", SERVICE_NAME)
 

@@ -11,7 +11,9 @@ Errors use the standard gRPC status codes:
   FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model).
   INTERNAL             a bug; the message is fixed and the details are in the server's log.
 Every response carries the request id: the `x-request-id` metadata value the client sent, or a UUID the server
-generated (also returned in the `x-request-id` trailing metadata, errors included).
+generated (also returned in the `x-request-id` trailing metadata, errors included, except the replies the gRPC
+library or the token check send before the service sees the call: UNAVAILABLE, RESOURCE_EXHAUSTED,
+UNAUTHENTICATED).
 """
 
 from collections import abc as _abc
@@ -141,7 +143,7 @@ class RouteRequest(_message.Message):
     """Return the decision's full reasoning in RouteDecision.trace. Default false: trace stays empty."""
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Facts the override rules may test, e.g. {"data_classification": "restricted"}. At most 32 entries; keys are
+        """Facts the override rules may test, e.g. {"data_sensitivity": "restricted"}. At most 32 entries; keys are
         1-64 characters of letters, digits, '_', '.', '-'; values at most 256 characters.
         """
 
@@ -266,7 +268,7 @@ class RouteDecision(_message.Message):
     ambiguous: _builtins.bool
     """True when the best routes scored within the index's margin of each other and the tie-break chose."""
     margin: _builtins.float
-    """The best candidate's score minus the second's, at least 0 (the best score itself when there is one candidate)."""
+    """The best candidate's score minus the second's, at least 0 (the best score, floored at 0, for one candidate)."""
     estimated_input_tokens: _builtins.int
     """Input tokens the decision assumed: the request's input_tokens when set, otherwise an estimate from the text."""
     index_fingerprint: _builtins.str

@@ -11,7 +11,9 @@ Errors use the standard gRPC status codes:
   FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model).
   INTERNAL             a bug; the message is fixed and the details are in the server's log.
 Every response carries the request id: the `x-request-id` metadata value the client sent, or a UUID the server
-generated (also returned in the `x-request-id` trailing metadata, errors included).
+generated (also returned in the `x-request-id` trailing metadata, errors included, except the replies the gRPC
+library or the token check send before the service sees the call: UNAVAILABLE, RESOURCE_EXHAUSTED,
+UNAUTHENTICATED).
 """
 
 from collections import abc as _abc
