@@ -95,12 +95,23 @@ class Router:
         Raises:
             RequestError: the request is invalid.
         """
-        return self.route_batch([request])[0]
+        validate_request(request)
+        return self._route_valid([request])[0]
 
     def route_batch(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
-        """Decide many requests with one embedding call; each answer equals the one-by-one answer."""
-        for request in requests:
-            validate_request(request)
+        """Decide many requests with one embedding call; each answer equals the one-by-one answer.
+
+        Raises:
+            RequestError: an item is invalid (the field reads ``requests[i].<field>``); nothing is embedded then.
+        """
+        for position, request in enumerate(requests):
+            try:
+                validate_request(request)
+            except RequestError as error:
+                raise RequestError(f"requests[{position}].{error.field}", error.reason) from error
+        return self._route_valid(requests)
+
+    def _route_valid(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         if not requests:
             return []
         vectors = self._embedder.embed([request.text for request in requests])

@@ -11,7 +11,6 @@ import grpc
 
 from semroute.errors import RequestError
 from semroute.index import IndexArtifact
-from semroute.router import validate_request
 from semroute.service._errors import DeadlineExpiredError
 from semroute.service._interceptors import current_request_id
 from semroute.service._live_router import LiveRouter, Snapshot
@@ -50,14 +49,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         count = len(request.requests)
         if not 1 <= count <= MAX_BATCH_REQUESTS:
             raise RequestError("requests", f"must hold between 1 and {MAX_BATCH_REQUESTS} requests, got {count}")
-        tasks = [request_from_proto(item) for item in request.requests]
-        for position, task in enumerate(tasks):
-            try:
-                validate_request(task)
-            except RequestError as error:
-                raise RequestError(f"requests[{position}].{error.field}", error.reason) from error
         _require_time_left(context)
-        decisions = router.route_batch(tasks)
+        decisions = router.route_batch([request_from_proto(item) for item in request.requests])  # validates first
         request_id = current_request_id()
         return pb.RouteBatchResponse(
             decisions=[
