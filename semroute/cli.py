@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from semroute import service
+from semroute.cli_options import INDEX_OPTION, ROUTES_OPTION
 from semroute.decision import RouteDecision
 from semroute.embedding import FastEmbedEmbedder, locate_model
 from semroute.environment import default_index_path, default_model_dir, default_routes_dir
@@ -20,17 +21,6 @@ from semroute.quality_cli import eval_command, fit_command, routes_from_dataset
 from semroute.route_files import RouteSet, load_route_set
 from semroute.router import Router, RouteRequest
 from semroute.schema import DEFAULT_EMBEDDING_MODEL
-
-_ROUTES_OPTION = click.option(
-    "--routes", "routes_dir", type=click.Path(path_type=Path), default=None, help="Routes folder [default: routes]."
-)
-_INDEX_OPTION = click.option(
-    "--index",
-    "index_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Index artifact [default: .semroute/index/semroute-index.zip].",
-)
 
 
 class _Group(click.Group):
@@ -61,7 +51,7 @@ def model(directory: Path | None, force: bool) -> None:
 
 
 @main.command()
-@_ROUTES_OPTION
+@ROUTES_OPTION
 def check(routes_dir: Path | None) -> None:
     """Validate the route files without building anything."""
     route_set = load_route_set(routes_dir or default_routes_dir())
@@ -73,7 +63,7 @@ def check(routes_dir: Path | None) -> None:
 
 
 @main.command()
-@_ROUTES_OPTION
+@ROUTES_OPTION
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Artifact path.")
 @click.option("--force", is_flag=True, help="Rebuild even when the routes and model are unchanged.")
 def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
@@ -97,7 +87,7 @@ def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
 @click.option("--input-tokens", type=int, default=None, help="Known input size, replacing the estimate.")
 @click.option("--top-k", type=int, default=None, help="Nearest utterances to consider.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as one JSON object.")
-@_INDEX_OPTION
+@INDEX_OPTION
 @click.option(
     "--target",
     metavar="HOST:PORT",
@@ -148,7 +138,7 @@ def _route_remotely(target: str, request: RouteRequest) -> RouteDecision:
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=service.DEFAULT_PORT, show_default=True, help="TCP port."
 )
-@_INDEX_OPTION
+@INDEX_OPTION
 @click.option(
     "--max-workers",
     type=click.IntRange(min=1),

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from semroute.batch import DEFAULT_BATCH, RoutedSet, route_labelled
+from semroute.cli_options import INDEX_OPTION
 from semroute.dataset_routes import DEFAULT_ROUTE, write_dataset_routes
 from semroute.datasets import (
     DEFAULT_LABEL_COLUMN,
@@ -55,19 +56,12 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-_INDEX = click.option(
-    "--index",
-    "index_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Index artifact [default: .semroute/index/semroute-index.zip].",
-)
 _BATCH = click.option("--batch-size", type=click.IntRange(1, 4096), default=DEFAULT_BATCH, show_default=True)
 
 
 @click.command("eval")
 @_data_options
-@_INDEX
+@INDEX_OPTION
 @_BATCH
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N items only.")
 @click.option("--plots", "plots_dir", type=click.Path(path_type=Path), default=None, help="Folder for the PNG plots.")
@@ -145,7 +139,7 @@ def _eval_plots(
 @click.command("fit")
 @_data_options
 @click.option("--routes", "routes_dir", type=click.Path(path_type=Path), default=None, help="Routes folder to fit.")
-@_INDEX
+@INDEX_OPTION
 @_BATCH
 @click.option("--min-oos-recall", type=click.FloatRange(0, 1), default=DEFAULT_MIN_OOS_RECALL, show_default=True)
 @click.option(
