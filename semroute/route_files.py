@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +33,6 @@ class RouteSet:
     routes: tuple[RouteSpec, ...]
     rules: tuple[OverrideRule, ...]
     fitted: FittedParameters | None = None
-    sources: dict[str, str] = field(default_factory=dict)
 
     def route(self, name: str) -> RouteSpec:
         """The route called ``name``."""
@@ -82,7 +81,7 @@ def load_route_set(directory: Path | str) -> RouteSet:
         raise _combine(problems)
     assert router is not None
     settings = _apply_fitted(router.settings, fitted)
-    return RouteSet(settings, dict(router.models), tuple(routes), tuple(router.rules), fitted, sources)
+    return RouteSet(settings, dict(router.models), tuple(routes), tuple(router.rules), fitted)
 
 
 def read_yaml(path: Path) -> Any:
