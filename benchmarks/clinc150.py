@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semroute.batch import RoutedSet, embed_texts, route_labelled
-from semroute.dataset_routes import write_dataset_routes
-from semroute.datasets import LabelledSet, load_labelled
 from semroute.embedding import FastEmbedEmbedder, Vectors
-from semroute.evaluation import QualityReport, expected_routes
-from semroute.fitting import FitResult, FitSearch, Objective, current_parameters
 from semroute.index import build_index, load_index
-from semroute.operating_points import Targets, tradeoff_curve
-from semroute.plots import plot_confusion, plot_tradeoff, plots_available
-from semroute.quality_cli import fit_routed, report_of
+from semroute.quality.batch import RoutedSet, embed_texts, route_labelled
+from semroute.quality.dataset_routes import write_dataset_routes
+from semroute.quality.datasets import LabelledSet, load_labelled
+from semroute.quality.evaluation import QualityReport, expected_routes
+from semroute.quality.fitting import FitResult, FitSearch, Objective, current_parameters
+from semroute.quality.operating_points import Targets, tradeoff_curve
+from semroute.quality.plots import plot_confusion, plot_tradeoff, plots_available
+from semroute.quality.runs import fit_routed, report_of
 from semroute.route_files import load_route_set, write_fitted
 from semroute.router import Router
 from semroute.schema import EmbeddingSettings

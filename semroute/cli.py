@@ -17,7 +17,7 @@ from semroute.environment import default_index_path, default_model_dir, default_
 from semroute.errors import SemrouteError
 from semroute.index import build_index, is_up_to_date, load_index
 from semroute.model_store import provision_default_model
-from semroute.quality_cli import eval_command, fit_command, routes_from_dataset
+from semroute.quality.cli import eval_command, fit_command, routes_from_dataset
 from semroute.route_files import RouteSet, load_route_set
 from semroute.router import Router, RouteRequest
 from semroute.schema import DEFAULT_EMBEDDING_MODEL

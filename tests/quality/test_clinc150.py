@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from semroute.batch import route_labelled
-from semroute.dataset_routes import write_dataset_routes
-from semroute.datasets import LabelledSet, load_labelled
 from semroute.embedding import FastEmbedEmbedder
-from semroute.fitting import FitSearch, Objective
 from semroute.index import build_index, load_index
-from semroute.quality_cli import fit_routed, report_of
+from semroute.quality.batch import route_labelled
+from semroute.quality.dataset_routes import write_dataset_routes
+from semroute.quality.datasets import LabelledSet, load_labelled
+from semroute.quality.fitting import FitSearch, Objective
+from semroute.quality.runs import fit_routed, report_of
 from semroute.route_files import load_route_set, write_fitted
 from semroute.router import Router
 from tests.conftest import SHARED_DATA

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from semroute.dataset_routes import write_dataset_routes
-from semroute.datasets import LabelledSet
 from semroute.errors import DatasetError
+from semroute.quality.dataset_routes import write_dataset_routes
+from semroute.quality.datasets import LabelledSet
 from semroute.route_files import load_route_set
 
 DATA = LabelledSet(

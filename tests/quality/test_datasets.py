@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from semroute.datasets import load_labelled, route_name, select_splits, split_names
 from semroute.errors import DatasetError
+from semroute.quality.datasets import load_labelled, route_name, select_splits, split_names
 
 CLINC_LIKE = {
     "train": [["book a table", "restaurant"], ["what's my balance", "balance"]],

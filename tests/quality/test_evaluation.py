@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semroute.evaluation import ConfusedPair, evaluate
+from semroute.quality.evaluation import ConfusedPair, evaluate
 
 #   label     chosen    note
 LABELS = ["a", "a", "a", "b", "b", "oos", "oos", "oos", "general"]

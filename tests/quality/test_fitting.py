@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semroute.fitting import FitSearch, Objective, fit, sign_test
-from semroute.operating_points import Outcome
+from semroute.quality.fitting import FitSearch, Objective, fit, sign_test
+from semroute.quality.operating_points import Outcome
+from semroute.quality.sweep import SignalTable, Sweep, policy_with
 from semroute.route_files import load_route_set, write_fitted
 from semroute.router import RouteRequest
 from semroute.schema import FittedParameters
-from semroute.sweep import SignalTable, Sweep, policy_with
 from tests.helpers import make_policy, simple_routes, write_routes
 
 ROUTES = ("refactor", "edit", "summary", "general")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semroute.operating_points import CurvePoint
-from semroute.plots import plot_confusion, plot_tradeoff, plots_available
+from semroute.quality.operating_points import CurvePoint
+from semroute.quality.plots import plot_confusion, plot_tradeoff, plots_available
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

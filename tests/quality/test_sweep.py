@@ -7,9 +7,9 @@ import pytest
 
 from semroute.decision import Candidate, decide
 from semroute.features import extract_features
+from semroute.quality.sweep import SignalTable, Sweep, policy_with
 from semroute.router import RouteRequest
 from semroute.schema import Blend, FittedParameters, TieBreak
-from semroute.sweep import SignalTable, Sweep, policy_with
 from tests.helpers import make_policy
 
 ROUTES = ("refactor", "edit", "summary", "long", "general")  # "private" is reached by the rule only

@@ -1,7 +1,7 @@
 """Run a labelled set through a :class:`semroute.router.Router` in batches, with progress bars.
 
 The decisions come from the router's own path (``candidates`` then ``decide``), so they are what the service would
-answer. Every candidate's signals are kept in a :class:`semroute.sweep.SignalTable` as well, so that fitting and the
+answer. Every candidate's signals are kept in a :class:`.sweep.SignalTable` as well, so that fitting and the
 trade-off curve never embed or score again.
 """
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from semroute.datasets import LabelledSet
 from semroute.decision import RouteDecision
 from semroute.embedding import Embedder, Vectors
+from semroute.quality.datasets import LabelledSet
+from semroute.quality.sweep import SignalTable, Sweep
 from semroute.router import Router, RouteRequest
-from semroute.sweep import SignalTable, Sweep
 
 DEFAULT_BATCH = 64
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from semroute.evaluation import confusion_counts
-from semroute.operating_points import CurvePoint
+from semroute.quality.evaluation import confusion_counts
+from semroute.quality.operating_points import CurvePoint
 
 PLOTS_HINT = "install matplotlib for plots: pip install 'semroute[eval]'"
 CONFUSION_ROUTES_SHOWN = 15
@@ -28,7 +28,7 @@ def plot_tradeoff(curve: Sequence[CurvePoint], path: Path, *, title: str, min_oo
     """Draw in-scope accuracy against out-of-scope recall as the thresholds move; the point at shift 0 is marked.
 
     Args:
-        curve: points from :func:`semroute.operating_points.tradeoff_curve`.
+        curve: points from :func:`semroute.quality.operating_points.tradeoff_curve`.
         path: the PNG to write (its folder is created).
         title: the figure title.
         min_oos_recall: draws the recall target as a vertical line when given.

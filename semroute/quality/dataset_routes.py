@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from semroute.datasets import DEFAULT_OOS_LABEL, LabelledSet, route_name
 from semroute.errors import DatasetError
+from semroute.quality.datasets import DEFAULT_OOS_LABEL, LabelledSet, route_name
 from semroute.route_files import FITTED_FILE, ROUTER_FILE
 from semroute.schema import Tier
 

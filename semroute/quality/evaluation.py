@@ -2,7 +2,7 @@
 
 A label equal to the *out-of-scope label* (``oos`` by default) means "no route should claim this": such an item is
 right when it lands on the default route. Every other label is the name of the route that should be chosen (see
-:func:`semroute.datasets.route_name`). The metrics:
+:func:`semroute.quality.datasets.route_name`). The metrics:
 
 - ``accuracy``: share of all items on their expected route;
 - ``in_scope_accuracy``: the same over in-scope items only; an in-scope item sent to the default route is wrong;
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from semroute.datasets import DEFAULT_OOS_LABEL, route_name
+from semroute.quality.datasets import DEFAULT_OOS_LABEL, route_name
 
 CONFUSED_PAIRS_SHOWN = 10
 

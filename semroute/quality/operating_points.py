@@ -1,7 +1,7 @@
 """Operating points: in-scope accuracy and out-of-scope recall of route choices, and how they trade off.
 
-Works on route indices from :class:`semroute.sweep.Sweep`, so that a fit can score thousands of settings in seconds.
-The definitions are those of :mod:`semroute.evaluation`.
+Works on route indices from :class:`.sweep.Sweep`, so that a fit can score thousands of settings in seconds.
+The definitions are those of :mod:`semroute.quality.evaluation`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from semroute.errors import DatasetError
-from semroute.evaluation import expected_routes
+from semroute.quality.evaluation import expected_routes
+from semroute.quality.sweep import Indices, Sweep
 from semroute.schema import FittedParameters
-from semroute.sweep import Indices, Sweep
 
 # Threshold shifts of the trade-off curve: fine near the operating point, coarse far from it.
 CURVE_SHIFTS = tuple(

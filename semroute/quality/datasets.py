@@ -191,3 +191,18 @@ def _pair(value: Any, where: str) -> tuple[str, str]:
     if not text.strip() or not label.strip():
         raise DatasetError(f"{where}: empty text or label")
     return text, label.strip()
+
+
+def refuse_test_split(path: Path, split: str | None) -> None:
+    """Refuse any data that names a test split: fitting on it would make every test figure meaningless.
+
+    Raises:
+        DatasetError: a split name (or, for a table, the file name) contains ``test``.
+    """
+    named = split_names(split) if split is not None else (path.stem,)
+    tests = [name for name in named if "test" in name.lower()]
+    if tests:
+        raise DatasetError(
+            f"{path}: fit never reads a test split (got {', '.join(tests)}); fit on validation data and measure "
+            "the test split with `semroute eval`"
+        )

@@ -9,36 +9,31 @@ from typing import Any
 
 import click
 
-from semroute.batch import DEFAULT_BATCH, RoutedSet, route_labelled
 from semroute.cli_options import INDEX_OPTION
-from semroute.dataset_routes import DEFAULT_ROUTE, write_dataset_routes
-from semroute.datasets import (
+from semroute.environment import default_index_path, default_routes_dir, semroute_home
+from semroute.quality.batch import DEFAULT_BATCH, RoutedSet, route_labelled
+from semroute.quality.dataset_routes import DEFAULT_ROUTE, write_dataset_routes
+from semroute.quality.datasets import (
     DEFAULT_LABEL_COLUMN,
     DEFAULT_OOS_LABEL,
     DEFAULT_TEXT_COLUMN,
     load_labelled,
-    split_names,
+    refuse_test_split,
 )
-from semroute.embedding import FastEmbedEmbedder
-from semroute.environment import default_index_path, default_routes_dir, semroute_home
-from semroute.errors import DatasetError, IndexArtifactError
-from semroute.evaluation import QualityReport, evaluate, expected_routes
-from semroute.fitting import (
+from semroute.quality.evaluation import QualityReport, expected_routes
+from semroute.quality.fitting import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_OOS_RECALL,
     FitResult,
     FitSearch,
     Objective,
     current_parameters,
-    fit,
 )
-from semroute.index import IndexArtifact, load_index
-from semroute.operating_points import CurvePoint, Outcome, Targets, tradeoff_curve
-from semroute.plots import PLOTS_HINT, plot_confusion, plot_tradeoff, plots_available
-from semroute.route_files import RouteSet, load_route_set, write_fitted
+from semroute.quality.operating_points import CurvePoint, Outcome, Targets, tradeoff_curve
+from semroute.quality.plots import PLOTS_HINT, plot_confusion, plot_tradeoff, plots_available
+from semroute.quality.runs import fit_routed, load_router, report_of, require_built_from
+from semroute.route_files import load_route_set, write_fitted
 from semroute.router import Router
-
-_FITTED_SETTINGS = {"score_threshold", "margin", "blend"}  # settings a fit changes; the rest shape the signals
 
 
 def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,7 +78,7 @@ def eval_command(
     """Route a labelled dataset as the service would and report accuracy, OOS recall and confusions."""
     data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
     data = data.head(limit) if limit else data
-    router = _router(index_path)
+    router = load_router(index_path)
     routed = route_labelled(router, data, batch_size=batch_size)
     sweep = routed.sweep(router)
     targets = Targets.of(sweep, data.labels, oos_label, data.source)
@@ -100,19 +95,6 @@ def eval_command(
         return
     click.echo(render_report(report, data.source))
     click.echo(message)
-
-
-def report_of(routed: RoutedSet, router: Router, oos_label: str) -> QualityReport:
-    """The quality report of a routed labelled set."""
-    decisions = routed.decisions
-    return evaluate(
-        routed.data.labels,
-        [decision.route for decision in decisions],
-        router.artifact.policy.settings.default_route,
-        oos_label=oos_label,
-        ambiguous=[decision.ambiguous for decision in decisions],
-        rules=[decision.rules for decision in decisions],
-    )
 
 
 def _eval_plots(
@@ -179,7 +161,7 @@ def fit_command(
     route_set = load_route_set(folder)
     data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
     path = index_path or default_index_path()
-    router = _router(path)
+    router = load_router(path)
     require_built_from(router.artifact, route_set, path, folder)
     routed = route_labelled(router, data, batch_size=batch_size, progress=not as_json)
     objective = Objective(min_oos_recall, confidence)
@@ -192,54 +174,6 @@ def fit_command(
         click.echo(json.dumps(_fit_json(result, written)))
         return
     click.echo(render_fit(result, written))
-
-
-def fit_routed(
-    routed: RoutedSet,
-    router: Router,
-    route_set: RouteSet,
-    oos_label: str,
-    objective: Objective,
-    search: FitSearch,
-) -> FitResult:
-    """Fit on a routed validation set, keeping the thresholds that route files set themselves."""
-    own = {route.name: route.score_threshold for route in route_set.routes if route.score_threshold is not None}
-    sweep = routed.sweep(router, own)
-    return fit(
-        sweep, routed.data.labels, source=routed.data.source, oos_label=oos_label, objective=objective, search=search
-    )
-
-
-def refuse_test_split(path: Path, split: str | None) -> None:
-    """Refuse any data that names a test split: fitting on it would make every test figure meaningless.
-
-    Raises:
-        DatasetError: a split name (or, for a table, the file name) contains ``test``.
-    """
-    named = split_names(split) if split is not None else (path.stem,)
-    tests = [name for name in named if "test" in name.lower()]
-    if tests:
-        raise DatasetError(
-            f"{path}: fit never reads a test split (got {', '.join(tests)}); fit on validation data and measure "
-            "the test split with `semroute eval`"
-        )
-
-
-def require_built_from(artifact: IndexArtifact, route_set: RouteSet, index: Path, folder: Path) -> None:
-    """Check that the index was built from these routes, fitted parameters aside.
-
-    Raises:
-        IndexArtifactError: routes, utterances or signal settings differ.
-    """
-    settings = {k: v for k, v in route_set.settings.model_dump(mode="json").items() if k not in _FITTED_SETTINGS}
-    built = {k: v for k, v in artifact.manifest["settings"].items() if k not in _FITTED_SETTINGS}
-    utterances = tuple(text for route in route_set.routes for text in route.utterances)
-    names = tuple(route.name for route in route_set.routes)
-    if settings != built or utterances != artifact.utterances or names != artifact.route_names:
-        raise IndexArtifactError(
-            f"index {index} was not built from the routes in {folder}; "
-            f"run `semroute index --routes {folder} --out {index}` first"
-        )
 
 
 @click.command("routes-from-dataset")
@@ -358,8 +292,3 @@ def _curve_json(curve: list[CurvePoint]) -> list[dict[str, Any]]:
         }
         for p in curve
     ]
-
-
-def _router(index_path: Path | None) -> Router:
-    artifact = load_index(index_path or default_index_path())
-    return Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))

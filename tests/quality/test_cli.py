@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from semroute import datasets
 from semroute.cli import main
+from semroute.quality import datasets
 from semroute.route_files import load_route_set
 from tests.helpers import ROUTER_YAML, simple_routes, write_routes
 
@@ -135,7 +135,7 @@ def test_routes_from_dataset_then_index(tmp_path: Path, model_dir: Path) -> None
 def test_eval_without_matplotlib_prints_metrics_and_the_hint(
     default_index_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("semroute.quality_cli.plots_available", lambda: False)
+    monkeypatch.setattr("semroute.quality.cli.plots_available", lambda: False)
     args = ["eval", "--data", str(DATA / "default_routes_val.jsonl"), "--index", str(default_index_path)]
     result = CliRunner().invoke(main, [*args, "--limit", "10"])
     assert result.exit_code == 0, result.output

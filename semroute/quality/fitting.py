@@ -6,7 +6,7 @@ out-of-scope items. The bound, rather than the observed recall, keeps a fit on a
 choosing a threshold that only just clears the target on those items and misses it on new ones. Without out-of-scope
 items the objective is plain accuracy.
 
-The search works on a :class:`semroute.sweep.Sweep`, signals computed once, so it is seconds for thousands of items:
+The search works on a :class:`.sweep.Sweep`, signals computed once, so it is seconds for thousands of items:
 
 1. the global threshold (quantiles of the items' best scores) and the margin (a grid), with the index's blend;
 2. the blend: every blend of the simplex grid (weights summing to 1), each with every threshold and margin;
@@ -32,10 +32,10 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from semroute.datasets import DEFAULT_OOS_LABEL
-from semroute.operating_points import CurvePoint, Outcome, Targets, outcome, tradeoff_curve
+from semroute.quality.datasets import DEFAULT_OOS_LABEL
+from semroute.quality.operating_points import CurvePoint, Outcome, Targets, outcome, tradeoff_curve
+from semroute.quality.sweep import Indices, Scored, Sweep
 from semroute.schema import Blend, FittedParameters
-from semroute.sweep import Indices, Scored, Sweep
 
 DEFAULT_MIN_OOS_RECALL = 0.8
 DEFAULT_CONFIDENCE = 0.95
