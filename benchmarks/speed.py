@@ -1,4 +1,4 @@
-"""Speed and memory of the request path and the index build: prints figures and ratios, writes JSON.
+"""Speed and memory of the request path, the index build and the client import: prints figures and ratios, writes JSON.
 
 Run with ``make bench``. Timings are wall-clock on whatever else the machine is doing: compare ratios, not absolutes.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,8 +24,9 @@ from semroute.embedding import FastEmbedEmbedder
 from semroute.features import extract_features
 from semroute.index import build_index, load_index
 from semroute.route_files import load_route_set
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
 from semroute.service import ServerConfig, create_server
+from semroute.types import RouteRequest
 
 QUERIES = [
     "write unit tests for the parser",
@@ -32,6 +36,16 @@ QUERIES = [
     "what's a good recipe for banana bread?",
     "label each of these support tickets as bug, feature request or question",
 ]
+# The server's dependencies: the client, which needs only the base install, must load none of them.
+HEAVY_MODULES = frozenset(
+    {"numpy", "faiss", "fastembed", "onnxruntime", "pydantic", "yaml", "sklearn", "litellm", "tqdm", "scipy"}
+)
+IMPORT_STATEMENTS = {"bare": "pass", "client": "import semroute.client", "grpc": "import grpc, google.protobuf"}
+LIST_CLIENT_MODULES = "import json, sys, semroute.client; print(json.dumps(sorted(sys.modules)))"
+REPO = Path(__file__).resolve().parent.parent
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", ".semroute", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "bench-results"
+)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -73,13 +87,64 @@ def service_figures(index: Path, embedder: FastEmbedEmbedder, repeat: int) -> di
     return {"grpc_route_one": percentiles(single), "grpc_4_threads_per_s": round(throughput, 1)}
 
 
+def interpreter_seconds(python: Path, code: str) -> float:
+    """Wall-clock seconds of a fresh interpreter ``python`` running ``code`` (isolated: no source tree on its path)."""
+    started = time.perf_counter()
+    subprocess.run([python, "-I", "-c", code], check=True, cwd=tempfile.gettempdir())
+    return time.perf_counter() - started
+
+
+def lean_python(folder: Path) -> Path:
+    """The interpreter of a virtualenv holding only ``pip install .`` (the base install), made or refreshed."""
+    folder = folder.resolve()
+    python = folder / "bin" / "python"
+    with tempfile.TemporaryDirectory() as scratch:
+        # a copy: pip builds a local project in place, and its build/ folder must not land in the working tree
+        source = Path(scratch) / "semroute"
+        shutil.copytree(REPO, source, ignore=NOT_SOURCE)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+            subprocess.run([python, "-m", "pip", "install", "--quiet", source], check=True)
+        else:  # the dependencies are there already; only semroute itself may have changed
+            subprocess.run(
+                [python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", source], check=True
+            )
+    return python
+
+
+def import_figures(python: Path, runs: int = 15) -> dict[str, Any]:
+    """What ``import semroute.client`` costs a fresh interpreter, against ``import grpc, google.protobuf``.
+
+    Each figure is the fastest of ``runs`` interpreters less the fastest start-up of one that imports nothing (noise
+    on a shared machine only ever adds time, so the minimum is the steadiest estimate, as ``timeit`` advises); the
+    three kinds take turns so that drift in the machine's load touches them alike.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in IMPORT_STATEMENTS}
+    for _ in range(runs):
+        for name, code in IMPORT_STATEMENTS.items():
+            samples[name].append(interpreter_seconds(python, code))
+    bare = min(samples["bare"])
+    listed = subprocess.run(
+        [python, "-I", "-c", LIST_CLIENT_MODULES], check=True, capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )
+    loaded = {name.partition(".")[0] for name in json.loads(listed.stdout)}
+    return {
+        "client_import_ms": round((min(samples["client"]) - bare) * 1000, 1),
+        "grpc_protobuf_import_ms": round((min(samples["grpc"]) - bare) * 1000, 1),
+        "client_import_modules_heavy": sorted(loaded & HEAVY_MODULES),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--routes", type=Path, default=Path("routes"))
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("bench-results/speed.json"))
+    parser.add_argument("--lean-venv", type=Path, default=Path(".semroute/bench/lean-venv"), help="base-install venv")
     args = parser.parse_args()
 
+    # first: fresh interpreters, measured while this process is still idle, in a venv with only the base install
+    imports = import_figures(lean_python(args.lean_venv))
     route_set = load_route_set(args.routes)
     started = time.perf_counter()
     embedder = FastEmbedEmbedder(route_set.settings.embedding)
@@ -115,6 +180,7 @@ def main() -> None:
         "route_900k_chars": percentiles(route_huge),
         "features_900k_chars": percentiles(features_huge),
         **service,
+        **imports,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     embed_p50 = figures["embed_one"]["p50_ms"]
@@ -124,12 +190,13 @@ def main() -> None:
         "batch_per_text_over_single": round(figures["route_batch64_per_text_ms"] / figures["route_one"]["p50_ms"], 3),
         "incremental_over_full_build": round(again.seconds / full.seconds, 3),
         "grpc_over_in_process": round(service["grpc_route_one"]["p50_ms"] / figures["route_one"]["p50_ms"], 3),
+        "client_import_over_grpc_ratio": round(imports["client_import_ms"] / imports["grpc_protobuf_import_ms"], 2),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
     for key, value in figures.items():
         print(f"{key:28} {value}")
-    print(json.dumps({"route_one_p50_ms": figures["route_one"]["p50_ms"], **figures["ratios"]}))
+    print(json.dumps({"route_one_p50_ms": figures["route_one"]["p50_ms"], **imports, **figures["ratios"]}))
 
 
 if __name__ == "__main__":

@@ -7,35 +7,14 @@ litellm (its import alone takes seconds).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from semroute.environment import litellm_offline
 from semroute.errors import ConfigError, RouteFileError
-from semroute.schema import ModelSpec, Tier
+from semroute.schema import ModelSpec
+from semroute.types import ResolvedModel
 
 _PER_MILLION = 1_000_000
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A catalog model with every number known."""
-
-    name: str
-    litellm: str
-    tier: Tier
-    input_cost_per_mtok: float
-    output_cost_per_mtok: float
-    context_window: int
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON form for the index manifest."""
-        return {**asdict(self), "tier": self.tier.value}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ResolvedModel:
-        """Inverse of :meth:`to_json`."""
-        return cls(**{**data, "tier": Tier(data["tier"])})
 
 
 def resolve_catalog(models: Mapping[str, ModelSpec], source: str = "router.yaml") -> dict[str, ResolvedModel]:

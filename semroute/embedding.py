@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from semroute.environment import default_model_dir
 from semroute.errors import ModelError
-from semroute.model_store import sha256_of, verify_default_model
-from semroute.schema import DEFAULT_EMBEDDING_MODEL, EmbeddingSettings
+from semroute.model_store import DEFAULT_EMBEDDING_MODEL, sha256_of, verify_default_model
+from semroute.schema import EmbeddingSettings
 
 Vectors = npt.NDArray[np.float32]
 

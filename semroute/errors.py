@@ -5,20 +5,24 @@ callers may catch either. The CLI maps the tree to exit codes and the gRPC servi
 exactly one place::
 
     SemrouteError
-    ├── ConfigError (ValueError)              route files or settings are invalid         exit 2
+    ├── ConfigError (ValueError)              route files or settings are invalid          exit 2
     │   ├── RouteFileError                    names the file, route and field
     │   └── DatasetError                      a labelled data file is unreadable or malformed
-    ├── ModelError (RuntimeError)             the embedding model is missing or corrupt  exit 3
-    ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt   exit 4
+    ├── ModelError (RuntimeError)             the embedding model is missing or corrupt    exit 3
+    ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt     exit 4
     │   └── IndexModelMismatchError           the index was built with another model
-    ├── RequestError (ValueError)             a routing request is invalid               exit 2
-    └── NotReadyError (RuntimeError)          the router has no index loaded yet
+    ├── RequestError (ValueError)             a routing request is invalid                 exit 2
+    ├── NotReadyError (RuntimeError)          the router has no index loaded yet
+    └── MissingExtraError (ImportError)       a command needs an extra not installed here  exit 5
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the lean client imports this module and need not pay for pathlib
+    from pathlib import Path
 
 
 class SemrouteError(Exception):
@@ -86,3 +90,9 @@ class RequestError(SemrouteError, ValueError):
 
 class NotReadyError(SemrouteError, RuntimeError):
     """The router has no index loaded yet."""
+
+
+class MissingExtraError(SemrouteError, ImportError):
+    """A command needs an optional part of semroute (an extra such as ``server``) that is not installed."""
+
+    exit_code = 5

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,15 +32,15 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from semroute.catalog import ResolvedModel, resolve_catalog
+from semroute.catalog import resolve_catalog
 from semroute.classifier import RouteClassifier, train_classifier
 from semroute.decision import Policy, RouteTarget
 from semroute.embedding import Embedder, ModelIdentity, Vectors
 from semroute.errors import IndexArtifactError, IndexModelMismatchError
+from semroute.manifest import ARTIFACT_FORMAT, Counts, Manifest
 from semroute.route_files import ROUTER_FILE, RouteSet
-from semroute.schema import ModelConfig, OverrideRule, Settings
+from semroute.types import ResolvedModel
 
-ARTIFACT_FORMAT = 1
 _MANIFEST = "manifest.json"
 _UTTERANCES = "utterances.json"
 _FAISS = "index.faiss"
@@ -52,7 +52,7 @@ EMBED_BATCH = 64
 class IndexArtifact:
     """A loaded index: FAISS vectors, the route of each row, and the decision policy."""
 
-    manifest: Mapping[str, Any]
+    manifest: Manifest
     index: Any  # faiss.IndexFlatIP; faiss ships no type information
     row_routes: np.ndarray  # route number of each row
     route_names: tuple[str, ...]
@@ -65,7 +65,7 @@ class IndexArtifact:
     @property
     def fingerprint(self) -> str:
         """Hash of the routes and the model this index was built from."""
-        return str(self.manifest["fingerprint"])
+        return self.manifest.fingerprint
 
     def require_model(self, identity: ModelIdentity) -> None:
         """Refuse an embedding model other than the one that built this index.
@@ -106,26 +106,22 @@ def routes_fingerprint(route_set: RouteSet) -> str:
     return _sha256_json(canonical)
 
 
-def read_manifest(path: Path) -> dict[str, Any] | None:
-    """The manifest of the artifact at ``path``, or None when there is no readable artifact."""
+def read_manifest(path: Path) -> Manifest | None:
+    """The manifest of the artifact at ``path``, or None when there is no readable artifact or valid manifest."""
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read(_MANIFEST))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+            return Manifest.from_json(archive.read(_MANIFEST))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def is_up_to_date(route_set: RouteSet, path: Path, model_sha256: str | None) -> bool:
     """Whether the artifact at ``path`` was built from these routes (and, when known, this model file)."""
     manifest = read_manifest(path)
-    if manifest is None or manifest.get("format") != ARTIFACT_FORMAT:
+    if manifest is None:
         return False
-    recorded_model = manifest.get("model")
-    same_model = model_sha256 is None or (
-        isinstance(recorded_model, dict) and recorded_model.get("sha256") == model_sha256
-    )
-    return bool(manifest.get("routes_fingerprint") == routes_fingerprint(route_set) and same_model)
+    same_model = model_sha256 is None or manifest.model.sha256 == model_sha256
+    return manifest.routes_fingerprint == routes_fingerprint(route_set) and same_model
 
 
 def build_index(
@@ -149,18 +145,17 @@ def build_index(
     classifier = train_classifier(vectors, labels, len(route_names), route_set.settings.classifier_regularisation)
     routes_hash = routes_fingerprint(route_set)
     fingerprint = _sha256_json({"routes": routes_hash, "model": embedder.identity.__dict__})
-    manifest = {
-        "format": ARTIFACT_FORMAT,
-        "fingerprint": fingerprint,
-        "routes_fingerprint": routes_hash,
-        "model": dict(embedder.identity.__dict__),
-        "counts": {"routes": len(route_names), "utterances": len(rows)},
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": route_set.settings.model_dump(mode="json"),
-        "catalog": {name: model.to_json() for name, model in catalog.items()},
-        "routes": [_target_json(route_set, number) for number in range(len(route_names))],
-        "rules": [rule.model_dump(mode="json", by_alias=True) for rule in route_set.rules],
-    }
+    manifest = Manifest(
+        fingerprint=fingerprint,
+        routes_fingerprint=routes_hash,
+        model=embedder.identity,
+        counts=Counts(routes=len(route_names), utterances=len(rows)),
+        built_at=datetime.now(UTC).replace(microsecond=0),
+        settings=route_set.settings,
+        catalog=catalog,
+        routes=tuple(_target(route_set, number) for number in range(len(route_names))),
+        rules=route_set.rules,
+    )
     utterances = {"routes": [number for number, _ in rows], "texts": texts}
     _write_atomically(path, manifest, utterances, faiss.serialize_index(index), classifier)
     seconds = time.perf_counter() - started
@@ -177,7 +172,7 @@ def load_index(path: Path) -> IndexArtifact:
         raise IndexArtifactError(f"index {path} not found; build it with `make index` (or `semroute index`)")
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read(_MANIFEST))
+            raw_manifest = archive.read(_MANIFEST)
             utterances = json.loads(archive.read(_UTTERANCES))
             raw_index = np.frombuffer(archive.read(_FAISS), dtype=np.uint8)
             with np.load(io.BytesIO(archive.read(_CLASSIFIER))) as arrays:
@@ -185,36 +180,50 @@ def load_index(path: Path) -> IndexArtifact:
         index = faiss.deserialize_index(raw_index)
     except (OSError, EOFError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexArtifactError(f"index {path} is unreadable ({exc}); rebuild it with `make index`") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != ARTIFACT_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise IndexArtifactError(f"index {path} has format {found}, expected {ARTIFACT_FORMAT}; rebuild it")
+    _require_format(path, raw_manifest)
     try:
-        return _assemble(manifest, utterances, index, classifier)
+        return _assemble(Manifest.from_json(raw_manifest), utterances, index, classifier)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexArtifactError(f"index {path} is inconsistent ({exc}); rebuild it with `make index`") from exc
 
 
-def _assemble(
-    manifest: dict[str, Any], utterances: dict[str, Any], index: Any, classifier: RouteClassifier
-) -> IndexArtifact:
-    model = ModelIdentity(**{key: manifest["model"][key] for key in ("model_id", "dim", "sha256", "max_tokens")})
+def _require_format(path: Path, raw_manifest: bytes) -> None:
+    try:
+        found = json.loads(raw_manifest).get("format")
+    except (ValueError, AttributeError):
+        found = None
+    if found != ARTIFACT_FORMAT:
+        raise IndexArtifactError(f"index {path} has format {found}, expected {ARTIFACT_FORMAT}; rebuild it")
+
+
+def _assemble(manifest: Manifest, utterances: dict[str, Any], index: Any, classifier: RouteClassifier) -> IndexArtifact:
+    model = manifest.model
     row_routes = np.asarray(utterances["routes"], dtype=np.int64)
     texts = tuple(str(text) for text in utterances["texts"])
     if index.ntotal != len(row_routes) or len(texts) != len(row_routes) or index.d != model.dim:
         raise ValueError(f"{index.ntotal} vectors of dim {index.d} for {len(row_routes)} rows of dim {model.dim}")
-    targets = [_target_from_json(data) for data in manifest["routes"]]
-    policy = Policy(
-        settings=Settings.model_validate(manifest["settings"]),
-        routes={target.name: target for target in targets},
-        models={name: ResolvedModel.from_json(data) for name, data in manifest["catalog"].items()},
-        rules=tuple(OverrideRule.model_validate(rule) for rule in manifest["rules"]),
-        fingerprint=str(manifest["fingerprint"]),
-    )
-    names = tuple(target.name for target in targets)
+    policy = manifest.policy()
+    names = tuple(target.name for target in manifest.routes)
+    _check_consistent(manifest, policy, row_routes)
     if classifier.weights.shape != (model.dim, len(names)):
         raise ValueError(f"classifier shape {classifier.weights.shape} does not fit {len(names)} routes")
     centroids = _centroids(index, row_routes, len(names), model.dim)
     return IndexArtifact(manifest, index, row_routes, names, texts, policy, model, classifier, centroids)
+
+
+def _check_consistent(manifest: Manifest, policy: Policy, row_routes: np.ndarray) -> None:
+    """Every reference inside the artifact points at something that exists, so no request can fail on it later."""
+    routes = len(manifest.routes)
+    if row_routes.size and (row_routes.min() < 0 or row_routes.max() >= routes):
+        raise ValueError(f"utterance rows refer to route numbers outside 0..{routes - 1}")
+    if (manifest.counts.routes, manifest.counts.utterances) != (routes, len(row_routes)):
+        raise ValueError(f"counts {manifest.counts} do not match {routes} routes and {len(row_routes)} rows")
+    for target in manifest.routes:
+        for name in (target.model, *target.fallbacks):
+            if name not in policy.models:
+                raise ValueError(f"route {target.name} refers to model {name!r}, which the catalog lacks")
+    if policy.settings.default_route not in policy.routes:
+        raise ValueError(f"the default route {policy.settings.default_route!r} is not a route of the index")
 
 
 def _centroids(index: Any, row_routes: np.ndarray, routes: int, dim: int) -> np.ndarray:
@@ -255,37 +264,26 @@ def _previous_vectors(path: Path, identity: ModelIdentity) -> dict[str, np.ndarr
     return {_key(text): vector for text, vector in zip(artifact.utterances, vectors, strict=True)}
 
 
-def _target_json(route_set: RouteSet, number: int) -> dict[str, Any]:
+def _target(route_set: RouteSet, number: int) -> RouteTarget:
     route = route_set.routes[number]
-    return {
-        "name": route.name,
-        "description": route.description,
-        "model": route.model,
-        "fallbacks": list(route.fallbacks),
-        "config": route.config.model_dump(mode="json", exclude_none=True),
-        "threshold": route_set.threshold(route),
-    }
-
-
-def _target_from_json(data: Mapping[str, Any]) -> RouteTarget:
     return RouteTarget(
-        name=data["name"],
-        model=data["model"],
-        fallbacks=tuple(data["fallbacks"]),
-        config=ModelConfig.model_validate(data["config"]),
-        threshold=float(data["threshold"]),
-        description=data.get("description", ""),
+        name=route.name,
+        model=route.model,
+        fallbacks=tuple(route.fallbacks),
+        config=route.config.to_config(),
+        threshold=route_set.threshold(route),
+        description=route.description,
     )
 
 
 def _write_atomically(
-    path: Path, manifest: dict[str, Any], utterances: dict[str, Any], index: np.ndarray, classifier: RouteClassifier
+    path: Path, manifest: Manifest, utterances: dict[str, Any], index: np.ndarray, classifier: RouteClassifier
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+            archive.writestr(_MANIFEST, manifest.to_json())
             archive.writestr(_UTTERANCES, json.dumps(utterances, ensure_ascii=False))
             archive.writestr(_FAISS, index.tobytes())
             arrays = io.BytesIO()

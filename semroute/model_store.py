@@ -19,6 +19,8 @@ from pathlib import Path
 
 from semroute.errors import ModelError
 
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # the model these files are
+
 
 @dataclass(frozen=True)
 class WheelFile:

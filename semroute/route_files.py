@@ -80,7 +80,7 @@ def load_route_set(directory: Path | str) -> RouteSet:
     if problems:
         raise _combine(problems)
     assert router is not None
-    settings = _apply_fitted(router.settings, fitted)
+    settings = fitted.applied_to(router.settings) if fitted else router.settings
     return RouteSet(settings, dict(router.models), tuple(routes), tuple(router.rules), fitted)
 
 
@@ -194,13 +194,6 @@ def _cross_check(
                     RouteFileError(folder / FITTED_FILE, f"unknown route '{name}'", field="route_thresholds")
                 )
     return problems
-
-
-def _apply_fitted(settings: Settings, fitted: FittedParameters | None) -> Settings:
-    if fitted is None:
-        return settings
-    update = {"score_threshold": fitted.score_threshold, "margin": fitted.margin, "blend": fitted.blend}
-    return settings.model_copy(update={key: value for key, value in update.items() if value is not None})
 
 
 def _combine(problems: list[RouteFileError]) -> ConfigError:

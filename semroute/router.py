@@ -7,35 +7,25 @@ and the gRPC service are thin layers over it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
-from semroute.decision import Candidate, RouteDecision, decide
+from semroute.decision import decide
 from semroute.embedding import Embedder, Vectors
 from semroute.errors import RequestError
 from semroute.features import extract_features
 from semroute.index import IndexArtifact
-from semroute.scoring import aggregate_hits, blend_signals
+from semroute.signals import Query, blend_signals, compute_signals
+from semroute.types import Candidate, RouteDecision, RouteRequest
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_TOP_K = 200
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE_CHARS = 256
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class RouteRequest:
-    """One task to route."""
-
-    text: str
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    input_tokens: int | None = None  # the caller's own count; replaces the estimate from the text
-    top_k: int | None = None  # overrides the index's top_k for this request
 
 
 def validate_request(request: RouteRequest) -> None:
@@ -142,13 +132,8 @@ class Router:
 
     def _score(self, query: Vectors, top_k: int, complete: bool) -> list[Candidate]:
         artifact = self._artifact
-        similarities, rows = artifact.index.search(query, min(top_k, artifact.index.ntotal))
-        signals = {
-            "neighbour": self._neighbour_signal(similarities[0], rows[0], top_k),
-            "classifier": artifact.classifier.probabilities(query)[0],
-            "centroid": (query @ artifact.centroids.T)[0],
-        }
-        scores = blend_signals(signals, artifact.policy.settings.blend)
+        signals = compute_signals(Query(query, top_k, artifact))
+        scores = blend_signals(signals, artifact.policy.settings.blend.weights)
         listed = self._routable if complete else self._shortlist(scores)
         return [
             Candidate(
@@ -163,14 +148,6 @@ class Router:
         listed = self._routable & (scores >= self._thresholds)
         listed[ranked[:shown]] = True
         return listed
-
-    def _neighbour_signal(self, similarities: Vectors, rows: npt.NDArray[np.int64], top_k: int) -> Vectors:
-        hit_routes = np.where(rows >= 0, self._artifact.row_routes[np.maximum(rows, 0)], -1)
-        aggregated = aggregate_hits(similarities, hit_routes, self._artifact.policy.settings.aggregation, top_k)
-        signal = np.zeros(len(self._artifact.route_names), dtype=np.float32)
-        for number, score in aggregated.items():
-            signal[number] = score
-        return signal
 
     def decide(self, request: RouteRequest, candidates: Sequence[Candidate]) -> RouteDecision:
         """The decision for a request from its scored candidates (see :meth:`candidates`)."""

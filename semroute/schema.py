@@ -9,23 +9,19 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator, model_validator
 
-DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+from semroute.model_store import DEFAULT_EMBEDDING_MODEL
+from semroute.signals import DEFAULT_WEIGHTS, SIGNAL_NAMES, Aggregation
+from semroute.types import ModelConfig, ReasoningEffort, Tier
+
 DEFAULT_EMBEDDING_MAX_TOKENS = 256
+DEFAULT_SCORE_THRESHOLD = 0.3  # the one default: route files, routes-from-dataset and fitting all start from it
 
 RouteName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Score = Annotated[float, Field(ge=-1.0, le=1.0)]
-
-
-class Aggregation(StrEnum):
-    """How the similarities of one route's hits among the top_k become the route's score."""
-
-    MAX = "max"
-    MEAN = "mean"
-    SUM = "sum"  # sum of the route's hit similarities divided by top_k, so it stays in [-1, 1]
 
 
 class TieBreak(StrEnum):
@@ -34,18 +30,6 @@ class TieBreak(StrEnum):
     PREFER_CAPABLE = "prefer_capable"  # the route whose primary model has the higher tier
     PREFER_CHEAPER = "prefer_cheaper"  # the route whose primary model is cheaper
     TOP_SCORE = "top_score"  # the higher score, however small the gap
-
-
-class Tier(StrEnum):
-    """Capability tier of a model, from most to least capable; self-hosted models stand apart."""
-
-    FRONTIER = "frontier"
-    MID = "mid"
-    LIGHT = "light"
-    SELF_HOSTED = "self_hosted"
-
-
-TIER_RANK: dict[Tier, int] = {Tier.FRONTIER: 3, Tier.MID: 2, Tier.SELF_HOSTED: 1, Tier.LIGHT: 1}
 
 
 class _Strict(BaseModel):
@@ -63,18 +47,35 @@ class EmbeddingSettings(_Strict):
     max_tokens: int = Field(default=DEFAULT_EMBEDDING_MAX_TOKENS, ge=16, le=8192)
 
 
-class Blend(_Strict):
-    """Weights of the signals whose weighted sum is a route's score (each signal lies in [-1, 1])."""
+class Blend(RootModel[dict[str, float]]):
+    """Weight of each score signal (:data:`semroute.signals.SIGNALS`), from 0 to 1; a route's score is the weighted
+    sum of its signals. A signal not named keeps its default weight; at least one weight must be above 0."""
 
-    neighbour: float = Field(default=0.5, ge=0.0, le=1.0, description="aggregated similarity of the nearest hits")
-    classifier: float = Field(default=0.5, ge=0.0, le=1.0, description="route classifier probability")
-    centroid: float = Field(default=0.0, ge=0.0, le=1.0, description="similarity to the route's mean utterance")
+    model_config = ConfigDict(frozen=True)
+    root: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
-    @model_validator(mode="after")
-    def _some_weight(self) -> Blend:
-        if self.neighbour + self.classifier + self.centroid <= 0:
+    @field_validator("root")
+    @classmethod
+    def _known_signals(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(SIGNAL_NAMES))
+        if unknown:
+            listed = ", ".join(map(repr, unknown))
+            raise ValueError(f"unknown signal {listed}; the signals are {', '.join(SIGNAL_NAMES)}")
+        outside = sorted(name for name, weight in weights.items() if not 0.0 <= weight <= 1.0)
+        if outside:
+            raise ValueError(f"weight of {', '.join(outside)} must be between 0 and 1")
+        complete = {name: float(weights.get(name, DEFAULT_WEIGHTS[name])) for name in SIGNAL_NAMES}
+        if sum(complete.values()) <= 0:
             raise ValueError("at least one blend weight must be above 0")
-        return self
+        return complete
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Every signal's weight, in registry order."""
+        return dict(self.root)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.root.items()))
 
 
 class Settings(_Strict):
@@ -85,7 +86,7 @@ class Settings(_Strict):
     aggregation: Aggregation = Aggregation.MAX
     blend: Blend = Blend()
     classifier_regularisation: float = Field(default=4.0, gt=0.0, description="inverse L2 strength at index time")
-    score_threshold: Score = 0.45
+    score_threshold: Score = DEFAULT_SCORE_THRESHOLD
     margin: float = Field(default=0.02, ge=0.0, le=1.0)
     tie_break: TieBreak = TieBreak.PREFER_CAPABLE
     default_route: RouteName = "general"
@@ -102,17 +103,17 @@ class ModelSpec(_Strict):
     context_window: int | None = Field(default=None, ge=1, description="input tokens the model accepts")
 
 
-class ModelConfig(_Strict):
-    """Generation settings handed to the caller together with the model."""
+class ModelConfigSpec(_Strict):
+    """``config:`` of a route or a rule: generation settings handed to the caller with the model, validated."""
 
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_output_tokens: int | None = Field(default=None, ge=1)
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
 
-    def patched(self, patch: ModelConfig) -> ModelConfig:
-        """Return this config with every field that ``patch`` sets replaced."""
-        return self.model_copy(update=patch.model_dump(exclude_none=True))
+    def to_config(self) -> ModelConfig:
+        """The validated settings as the plain value decisions carry."""
+        return ModelConfig(**self.model_dump(exclude_none=True))
 
 
 class RouteSpec(_Strict):
@@ -123,7 +124,7 @@ class RouteSpec(_Strict):
     model: str
     fallbacks: list[str] = []
     score_threshold: Score | None = None
-    config: ModelConfig = ModelConfig()
+    config: ModelConfigSpec = ModelConfigSpec()
     override_only: bool = False
     utterances: list[str] = []
 
@@ -231,7 +232,7 @@ class Actions(_Strict):
 
     route: RouteName | None = None
     model: str | None = None
-    config: ModelConfig | None = None
+    config: ModelConfigSpec | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Actions:
@@ -267,3 +268,19 @@ class FittedParameters(_Strict):
     blend: Blend | None = None
     fitted_on: str = ""
     objective: str = ""
+
+    def settings_update(self) -> dict[str, Any]:
+        """The settings this fit replaces, by name (those it leaves None are kept)."""
+        values = {name: getattr(self, name) for name in FITTED_SETTINGS}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def applied_to(self, settings: Settings) -> Settings:
+        """``settings`` with what this fit replaces; per-route thresholds apply to the routes, not the settings."""
+        return settings.model_copy(update=self.settings_update())
+
+
+# The settings a fit may replace: its fields that are also settings (score_threshold, margin, blend); everything else
+# in the settings shapes the signals themselves and can only change with a new index.
+FITTED_SETTINGS: tuple[str, ...] = tuple(
+    name for name in FittedParameters.model_fields if name in Settings.model_fields
+)

@@ -1,19 +1,36 @@
-"""Domain values <-> ``semroute.v1`` protobuf messages: the one translation both the service and the client use.
+"""Domain values <-> ``semroute.v1`` protobuf messages: the one translation the service and the client both use.
 
-Each ``*_to_proto`` has a ``*_from_proto`` inverse, so what the server sends is what the client gets back.
+Every ``*_to_proto`` has a ``*_from_proto`` inverse, so what the server sends is what the client gets back. The
+values are those of :mod:`semroute.types`; this module imports nothing heavier than protobuf, so the lean client can
+use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from semroute.catalog import ResolvedModel
-from semroute.decision import Candidate, RouteDecision
-from semroute.router import RouteRequest
-from semroute.schema import ModelConfig, Tier
+from semroute.types import (
+    REASONING_EFFORTS,
+    Candidate,
+    IndexInfo,
+    ModelConfig,
+    ReloadResult,
+    RemoteDecision,
+    ResolvedModel,
+    RouteDecision,
+    RouteInfo,
+    RouteRequest,
+    ServingStatus,
+    Tier,
+)
 from semroute.v1 import router_pb2 as pb
+
+if TYPE_CHECKING:
+    from grpc_health.v1 import health_pb2
 
 # The transport limit of server and client, each way: 4 MiB, so a request at the application's text limit
 # (semroute.router.MAX_TEXT_CHARS, 1,000,000 characters) still fits.
@@ -83,13 +100,13 @@ def config_to_proto(config: ModelConfig) -> pb.ModelConfig:
 
 def config_from_proto(message: pb.ModelConfig) -> ModelConfig:
     """Inverse of :func:`config_to_proto`."""
-    values: dict[str, object] = {
-        name: getattr(message, name) for name in ("temperature", "max_output_tokens", "top_p") if message.HasField(name)
-    }
-    if message.reasoning_effort != pb.ReasoningEffort.REASONING_EFFORT_UNSPECIFIED:
-        name = pb.ReasoningEffort.Name(message.reasoning_effort)
-        values["reasoning_effort"] = name.removeprefix(_EFFORT_PREFIX).lower()
-    return ModelConfig.model_validate(values)
+    effort = pb.ReasoningEffort.Name(message.reasoning_effort).removeprefix(_EFFORT_PREFIX).lower()
+    return ModelConfig(
+        temperature=message.temperature if message.HasField("temperature") else None,
+        max_output_tokens=message.max_output_tokens if message.HasField("max_output_tokens") else None,
+        reasoning_effort=next((known for known in REASONING_EFFORTS if known == effort), None),
+        top_p=message.top_p if message.HasField("top_p") else None,
+    )
 
 
 def candidate_to_proto(candidate: Candidate) -> pb.Candidate:
@@ -120,6 +137,25 @@ def decision_to_proto(decision: RouteDecision, request_id: str, *, full_trace: b
     )
 
 
+def decision_from_proto(message: pb.RouteDecision) -> RemoteDecision:
+    """A ``RouteDecision`` message as a :class:`~semroute.types.RemoteDecision` (inverse of
+    :func:`decision_to_proto`, with the request id)."""
+    return RemoteDecision(
+        route=message.route,
+        model=model_from_proto(message.model),
+        fallbacks=tuple(model_from_proto(model) for model in message.fallbacks),
+        config=config_from_proto(message.config),
+        candidates=tuple(candidate_from_proto(candidate) for candidate in message.candidates),
+        margin=message.margin,
+        ambiguous=message.ambiguous,
+        rules=tuple(message.rules),
+        trace=tuple(message.trace),
+        estimated_tokens=message.estimated_input_tokens,
+        index_fingerprint=message.index_fingerprint,
+        request_id=message.request_id,
+    )
+
+
 def request_to_proto(request: RouteRequest, *, full_trace: bool = False) -> pb.RouteRequest:
     """A routing request as a ``RouteRequest`` message."""
     return pb.RouteRequest(
@@ -139,6 +175,87 @@ def request_from_proto(message: pb.RouteRequest) -> RouteRequest:
         input_tokens=message.input_tokens if message.HasField("input_tokens") else None,
         top_k=message.top_k if message.HasField("top_k") else None,
     )
+
+
+def batch_request_to_proto(tasks: Sequence[str | RouteRequest], *, full_trace: bool) -> pb.RouteBatchRequest:
+    """The ``RouteBatchRequest`` of several tasks (a plain string is a task without options)."""
+    requests = [RouteRequest(task) if isinstance(task, str) else task for task in tasks]
+    return pb.RouteBatchRequest(requests=[request_to_proto(task, full_trace=full_trace) for task in requests])
+
+
+def route_info_to_proto(route: RouteInfo) -> pb.RouteInfo:
+    """A route of the index in service as a ``RouteInfo`` message."""
+    return pb.RouteInfo(
+        name=route.name,
+        description=route.description,
+        model=model_to_proto(route.model),
+        fallbacks=[model_to_proto(model) for model in route.fallbacks],
+        config=config_to_proto(route.config),
+        score_threshold=route.score_threshold,
+    )
+
+
+def route_info_from_proto(message: pb.RouteInfo) -> RouteInfo:
+    """Inverse of :func:`route_info_to_proto`."""
+    return RouteInfo(
+        name=message.name,
+        description=message.description,
+        model=model_from_proto(message.model),
+        fallbacks=tuple(model_from_proto(model) for model in message.fallbacks),
+        config=config_from_proto(message.config),
+        score_threshold=message.score_threshold,
+    )
+
+
+def index_info_to_proto(info: IndexInfo) -> pb.IndexInfo:
+    """The index in service as an ``IndexInfo`` message."""
+    return pb.IndexInfo(
+        embedding_model_id=info.embedding_model_id,
+        embedding_dimension=info.embedding_dimension,
+        embedding_model_sha256=info.embedding_model_sha256,
+        fingerprint=info.fingerprint,
+        route_count=info.route_count,
+        utterance_count=info.utterance_count,
+        built_at=timestamp(info.built_at),
+        loaded_at=timestamp(info.loaded_at),
+        last_reload_error=info.last_reload_error,
+    )
+
+
+def index_info_from_proto(message: pb.IndexInfo) -> IndexInfo:
+    """Inverse of :func:`index_info_to_proto`."""
+    return IndexInfo(
+        embedding_model_id=message.embedding_model_id,
+        embedding_dimension=message.embedding_dimension,
+        embedding_model_sha256=message.embedding_model_sha256,
+        fingerprint=message.fingerprint,
+        route_count=message.route_count,
+        utterance_count=message.utterance_count,
+        built_at=datetime_from_proto(message.built_at),
+        loaded_at=datetime_from_proto(message.loaded_at),
+        last_reload_error=message.last_reload_error,
+    )
+
+
+def reload_result_to_proto(result: ReloadResult) -> pb.ReloadIndexResponse:
+    """What a reload did, as a ``ReloadIndexResponse``."""
+    return pb.ReloadIndexResponse(
+        changed=result.changed,
+        previous_fingerprint=result.previous_fingerprint,
+        index=index_info_to_proto(result.index),
+    )
+
+
+def reload_result_from_proto(message: pb.ReloadIndexResponse) -> ReloadResult:
+    """Inverse of :func:`reload_result_to_proto`."""
+    return ReloadResult(message.changed, message.previous_fingerprint, index_info_from_proto(message.index))
+
+
+def serving_status_from_proto(message: health_pb2.HealthCheckResponse) -> ServingStatus:
+    """A health check response as a :class:`~semroute.types.ServingStatus`."""
+    # read through the message's own descriptor: importing health_pb2 here would cost every client import
+    status = message.DESCRIPTOR.fields_by_name["status"].enum_type.values_by_number[message.status]
+    return ServingStatus(status.name)
 
 
 def timestamp(moment: datetime) -> Timestamp:

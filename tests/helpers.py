@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from semroute.catalog import ResolvedModel
 from semroute.decision import Policy, RouteTarget
-from semroute.schema import ModelConfig, OverrideRule, Settings, Tier
+from semroute.schema import OverrideRule, Settings
+from semroute.types import ModelConfig, ResolvedModel, Tier
 
 MODELS = {
     "big": ResolvedModel("big", "anthropic/big", Tier.FRONTIER, 5.0, 25.0, 200_000),

@@ -6,7 +6,8 @@ import pytest
 
 from semroute.catalog import resolve_catalog
 from semroute.errors import ConfigError, RouteFileError
-from semroute.schema import ModelSpec, Tier
+from semroute.schema import ModelSpec
+from semroute.types import Tier
 
 
 def test_litellm_fills_in_what_the_catalog_leaves_out() -> None:

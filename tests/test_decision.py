@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from semroute.decision import CONTEXT_WINDOW_RULE, Candidate, RouteDecision, decide
+from semroute.decision import CONTEXT_WINDOW_RULE, decide
 from semroute.features import TextFeatures
+from semroute.types import Candidate, RouteDecision
 from tests.helpers import make_policy
 
 SMALL = TextFeatures(estimated_tokens=100, file_paths=0, has_code_block=False)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
+from semroute.types import RouteRequest
 
 DATA = Path(__file__).parent / "data"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,12 +52,14 @@ def test_build_writes_a_complete_artifact(routes_dir: Path, tmp_path: Path, embe
         assert set(archive.namelist()) == {"manifest.json", "utterances.json", "index.faiss", "classifier.npz"}
     manifest = read_manifest(path)
     assert manifest is not None
-    assert manifest["model"]["model_id"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert manifest["model"]["dim"] == 384
-    assert manifest["model"]["sha256"] == embedder.identity.sha256
-    assert manifest["counts"] == {"routes": 2, "utterances": 4}
-    assert manifest["catalog"]["small"]["context_window"] == 64000
-    assert {"fingerprint", "routes_fingerprint", "built_at", "settings", "routes", "rules"} <= manifest.keys()
+    assert manifest.model == embedder.identity
+    assert manifest.model.model_id == "sentence-transformers/all-MiniLM-L6-v2" and manifest.model.dim == 384
+    assert (manifest.counts.routes, manifest.counts.utterances) == (2, 4)
+    assert manifest.catalog["small"].context_window == 64000
+    with zipfile.ZipFile(path) as archive:
+        raw = json.loads(archive.read("manifest.json"))
+    expected_keys = {"format", "fingerprint", "routes_fingerprint", "model", "counts", "built_at", "settings"}
+    assert expected_keys | {"catalog", "routes", "rules"} == raw.keys()
     artifact = load_index(path)
     assert artifact.index.ntotal == 4
     assert artifact.route_names == ("general", "summary")

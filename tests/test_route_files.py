@@ -10,6 +10,8 @@ import pytest
 
 from semroute.errors import ConfigError, RouteFileError
 from semroute.route_files import load_route_set
+from semroute.schema import DEFAULT_SCORE_THRESHOLD, FITTED_SETTINGS, Blend, FittedParameters, Settings
+from tests.conftest import DEFAULT_ROUTES
 from tests.helpers import ROUTER_YAML, simple_routes, write_routes
 
 
@@ -241,3 +243,30 @@ def test_fitted_parameters_apply_and_are_checked(tmp_path: Path) -> None:
 def test_a_folder_of_override_only_routes_is_refused(tmp_path: Path) -> None:
     routes = {"general": {"name": "general", "model": "big", "override_only": True}}
     assert "at least one route needs utterances" in str(only_problem(write_routes(tmp_path, routes)))
+
+
+def test_an_unknown_blend_signal_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    router = copy.deepcopy(ROUTER_YAML)
+    router["settings"]["blend"] = {"neighbour": 0.5, "lexical": 0.5}
+    problem = only_problem(write_routes(tmp_path, simple_routes(), router=router))
+
+    assert problem.field == "settings.blend"
+    assert "unknown signal 'lexical'; the signals are neighbour, classifier, centroid" in problem.message
+
+
+def test_one_threshold_default_for_every_route_folder(tmp_path: Path) -> None:
+    router = copy.deepcopy(ROUTER_YAML)
+    router["settings"].pop("score_threshold", None)
+    route_set = load_route_set(write_routes(tmp_path, simple_routes(), router=router))
+
+    assert route_set.settings.score_threshold == DEFAULT_SCORE_THRESHOLD == Settings().score_threshold == 0.3
+    assert load_route_set(DEFAULT_ROUTES).settings.score_threshold != Settings().score_threshold  # fitted.yaml's
+
+
+def test_fitted_parameters_replace_exactly_the_settings_they_share() -> None:
+    fitted = FittedParameters(margin=0.07, blend=Blend({"neighbour": 1.0}), route_thresholds={"a": 0.5})
+    applied = fitted.applied_to(Settings())
+
+    assert FITTED_SETTINGS == ("score_threshold", "margin", "blend")
+    assert (applied.margin, applied.blend.weights["neighbour"], applied.score_threshold) == (0.07, 1.0, 0.3)
+    assert applied.model_dump(exclude=set(FITTED_SETTINGS)) == Settings().model_dump(exclude=set(FITTED_SETTINGS))

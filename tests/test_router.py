@@ -11,7 +11,8 @@ from semroute.embedding import FastEmbedEmbedder
 from semroute.errors import RequestError
 from semroute.index import build_index, load_index
 from semroute.route_files import load_route_set
-from semroute.router import MAX_TEXT_CHARS, MAX_TOP_K, Router, RouteRequest, validate_request
+from semroute.router import MAX_TEXT_CHARS, MAX_TOP_K, Router, validate_request
+from semroute.types import RouteRequest
 from tests.helpers import simple_routes, write_routes
 
 

@@ -1,8 +1,10 @@
 """Python clients of the routing service: :class:`RouterClient` (blocking) and :class:`AsyncRouterClient` (asyncio).
 
-Both return typed values (:class:`RemoteDecision`, :class:`RouteInfo`, :class:`IndexInfo`...), apply a default
-deadline to every call, retry UNAVAILABLE with backoff, balance over several addresses with round_robin, and raise
-:class:`ServiceError` for a failed call::
+This package needs only the base install (``pip install semroute``: grpcio, its health checking, protobuf) and
+imports nothing of the server (no numpy, faiss, fastembed or pydantic). Both clients return typed values
+(:class:`RemoteDecision`, :class:`RouteInfo`, :class:`IndexInfo`...), apply a default deadline to every call, retry
+UNAVAILABLE with backoff, balance over several addresses with round_robin, and raise :class:`ServiceError` for a
+failed call::
 
     from semroute.client import RouterClient
 
@@ -13,22 +15,42 @@ deadline to every call, retry UNAVAILABLE with backoff, balance over several add
 
 from semroute.client._async import AsyncRouterClient
 from semroute.client._channel import DEFAULT_DEADLINES, DEFAULT_TARGET, SERVICE_CONFIG, ClientTls, Deadlines
+from semroute.client._core import BatchOptions, CallOptions, RouteOptions
 from semroute.client._errors import ServiceError
-from semroute.client._results import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, ServingStatus
 from semroute.client._sync import RouterClient
+from semroute.types import (
+    Candidate,
+    IndexInfo,
+    ModelConfig,
+    ReloadResult,
+    RemoteDecision,
+    ResolvedModel,
+    RouteInfo,
+    RouteRequest,
+    ServingStatus,
+    Tier,
+)
 
 __all__ = [
     "DEFAULT_DEADLINES",
     "DEFAULT_TARGET",
     "SERVICE_CONFIG",
     "AsyncRouterClient",
+    "BatchOptions",
+    "CallOptions",
+    "Candidate",
     "ClientTls",
     "Deadlines",
     "IndexInfo",
+    "ModelConfig",
     "ReloadResult",
     "RemoteDecision",
+    "ResolvedModel",
     "RouteInfo",
+    "RouteOptions",
+    "RouteRequest",
     "RouterClient",
     "ServiceError",
     "ServingStatus",
+    "Tier",
 ]

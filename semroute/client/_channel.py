@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from semroute.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+# json, ipaddress and pathlib are imported where they are used: a client's import is meant to cost what grpc's does,
+# and those three alone added a tenth to it.
 
 DEFAULT_TARGET = "localhost:50051"
 _RETRIED_METHODS = ("Route", "RouteBatch", "ListRoutes", "GetIndexInfo")
@@ -60,9 +64,9 @@ class ClientTls:
         server_name: The name to expect on the server's certificate when it differs from the target's host.
     """
 
-    root_certificates: Path | None = None
-    certificate_chain: Path | None = None
-    private_key: Path | None = None
+    root_certificates: str | PathLike[str] | None = None
+    certificate_chain: str | PathLike[str] | None = None
+    private_key: str | PathLike[str] | None = None
     server_name: str | None = None
 
 
@@ -90,9 +94,11 @@ def channel_target(target: str | Sequence[str]) -> str:
 
 
 def _family(address: str) -> str | None:
+    from ipaddress import ip_address
+
     host = address.rsplit(":", 1)[0].strip("[]")
     try:
-        return f"ipv{ipaddress.ip_address(host).version}"
+        return f"ipv{ip_address(host).version}"
     except ValueError:
         return None
 
@@ -100,7 +106,7 @@ def _family(address: str) -> str | None:
 def channel_options(tls: ClientTls | None) -> list[tuple[str, str | int]]:
     """Channel arguments: service config, retries, keepalive and the transport limit both ways."""
     options: list[tuple[str, str | int]] = [
-        ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+        ("grpc.service_config", _service_config_json()),
         ("grpc.enable_retries", 1),
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -131,5 +137,14 @@ def channel_credentials(tls: ClientTls | None, token: str | None) -> grpc.Channe
     return grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
 
 
-def _read(path: Path | None) -> bytes | None:
-    return path.read_bytes() if path is not None else None
+def _service_config_json() -> str:
+    import json
+
+    return json.dumps(SERVICE_CONFIG)
+
+
+def _read(path: str | PathLike[str] | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()

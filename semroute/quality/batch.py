@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from semroute.decision import RouteDecision
 from semroute.embedding import Embedder, Vectors
 from semroute.quality.datasets import LabelledSet
 from semroute.quality.sweep import SignalTable, Sweep
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
+from semroute.types import RouteDecision, RouteRequest
 
 DEFAULT_BATCH = 64
 

@@ -17,6 +17,7 @@ from semroute.quality.datasets import (
     DEFAULT_LABEL_COLUMN,
     DEFAULT_OOS_LABEL,
     DEFAULT_TEXT_COLUMN,
+    LabelledSet,
     load_labelled,
     refuse_test_split,
 )
@@ -45,10 +46,24 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--oos-label", default=DEFAULT_OOS_LABEL, show_default=True, help="Label meaning 'no route should claim'."
         ),
+        click.option(
+            "--skip-invalid",
+            is_flag=True,
+            help="Leave out invalid items (empty, missing or non-string text or label; unreadable lines), "
+            "counted and reported, instead of stopping at them.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _load_data(path: Path, split: str | None, text_column: str, label_column: str, skip_invalid: bool) -> LabelledSet:
+    """The labelled set, saying on stderr how many invalid items were skipped and why."""
+    data = load_labelled(path, split, text_column=text_column, label_column=label_column, skip_invalid=skip_invalid)
+    if data.skipped:
+        click.echo(f"{data.source}: {data.skipped_summary()}", err=True)
+    return data
 
 
 _BATCH = click.option("--batch-size", type=click.IntRange(1, 4096), default=DEFAULT_BATCH, show_default=True)
@@ -68,6 +83,7 @@ def eval_command(
     text_column: str,
     label_column: str,
     oos_label: str,
+    skip_invalid: bool,
     index_path: Path | None,
     batch_size: int,
     limit: int | None,
@@ -76,7 +92,7 @@ def eval_command(
     as_json: bool,
 ) -> None:
     """Route a labelled dataset as the service would and report accuracy, OOS recall and confusions."""
-    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
     data = data.head(limit) if limit else data
     router = load_router(index_path)
     routed = route_labelled(router, data, batch_size=batch_size)
@@ -89,9 +105,13 @@ def eval_command(
         ("plots: skipped (--no-plots)", []) if no_plots else _eval_plots(routed, router, oos_label, curve, folder)
     )
     if as_json:
-        click.echo(
-            json.dumps({**report.to_json(), "source": data.source, "curve": _curve_json(curve), "plots": written})
-        )
+        summary = {
+            "source": data.source,
+            "skipped_invalid": data.skipped,
+            "curve": _curve_json(curve),
+            "plots": written,
+        }
+        click.echo(json.dumps({**report.to_json(), **summary}))
         return
     click.echo(render_report(report, data.source))
     click.echo(message)
@@ -143,6 +163,7 @@ def fit_command(
     text_column: str,
     label_column: str,
     oos_label: str,
+    skip_invalid: bool,
     routes_dir: Path | None,
     index_path: Path | None,
     batch_size: int,
@@ -159,7 +180,7 @@ def fit_command(
     refuse_test_split(data_path, split)
     folder = routes_dir or default_routes_dir()
     route_set = load_route_set(folder)
-    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
     path = index_path or default_index_path()
     router = load_router(path)
     require_built_from(router.artifact, route_set, path, folder)
@@ -171,7 +192,7 @@ def fit_command(
         title = f"Threshold trade-off on {data.source} (fitted)"
         plot_tradeoff(result.curve, plots_dir / "tradeoff.png", title=title, min_oos_recall=min_oos_recall)
     if as_json:
-        click.echo(json.dumps(_fit_json(result, written)))
+        click.echo(json.dumps({**_fit_json(result, written), "skipped_invalid": data.skipped}))
         return
     click.echo(render_fit(result, written))
 
@@ -193,13 +214,14 @@ def routes_from_dataset(
     text_column: str,
     label_column: str,
     oos_label: str,
+    skip_invalid: bool,
     out: Path,
     default_route: str,
     oos_utterances: bool,
     embedding_path: Path | None,
 ) -> None:
     """Write a routes folder from labelled TRAINING data: one route per label, its texts as utterances."""
-    data = load_labelled(data_path, split, text_column=text_column, label_column=label_column)
+    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
     settings = {"embedding": {"path": str(embedding_path)}} if embedding_path else None
     written = write_dataset_routes(
         data,
@@ -245,10 +267,11 @@ def render_fit(result: FitResult, written: Path | None) -> str:
         f"objective      {p.objective}",
         f"before         {_outcome_text(result.before)}",
         f"fitted         {_outcome_text(result.fitted)}",
-        f"threshold      {p.score_threshold}   margin {p.margin}",
+        f"threshold      {_threshold_text(result)}",
+        f"margin         {p.margin}",
         f"blend          {p.blend.model_dump() if p.blend else '(unchanged)'}",
+        f"per-route      {_per_route_text(result)}",
     ]
-    lines.append(f"per-route      {len(p.route_thresholds)} routes")
     for name, gate in result.gates.items():
         verdict = "adopted" if gate.adopted else "not adopted"
         lines.append(
@@ -257,6 +280,19 @@ def render_fit(result: FitResult, written: Path | None) -> str:
         )
     lines.append(f"wrote {written}; rebuild the index to apply it" if written else "dry run: nothing written")
     return "\n".join(lines)
+
+
+def _threshold_text(result: FitResult) -> str:
+    if result.kept_threshold is None:
+        return str(result.parameters.score_threshold)
+    return f"not fitted: the validation data has no out-of-scope items; kept at {result.kept_threshold:g}"
+
+
+def _per_route_text(result: FitResult) -> str:
+    count = len(result.parameters.route_thresholds)
+    if result.thresholds_fitted:
+        return f"{count} routes"
+    return "not fitted" + (f"; {count} kept from fitted.yaml" if count else "")
 
 
 def _outcome_text(result: Outcome) -> str:
@@ -270,6 +306,8 @@ def _fit_json(result: FitResult, written: Path | None) -> dict[str, Any]:
         "validation_before": _outcome_json(result.before),
         "validation_fitted": _outcome_json(result.fitted),
         "adopted": {name: gate.adopted for name, gate in result.gates.items()},
+        "thresholds_fitted": result.thresholds_fitted,
+        "kept_score_threshold": result.kept_threshold,
         "written": str(written) if written else None,
     }
 

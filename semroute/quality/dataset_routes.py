@@ -20,7 +20,7 @@ import yaml
 from semroute.errors import DatasetError
 from semroute.quality.datasets import DEFAULT_OOS_LABEL, LabelledSet, route_name
 from semroute.route_files import FITTED_FILE, ROUTER_FILE
-from semroute.schema import Tier
+from semroute.types import Tier
 
 DEFAULT_ROUTE = "out_of_scope"
 CATALOG_MODEL = "dataset-model"

@@ -4,7 +4,8 @@ The objective is stated, not implied: maximise in-scope accuracy subject to out-
 ``min_oos_recall``, where the recall counted is a one-sided Wilson lower bound at ``confidence`` over the validation
 out-of-scope items. The bound, rather than the observed recall, keeps a fit on a hundred out-of-scope items from
 choosing a threshold that only just clears the target on those items and misses it on new ones. Without out-of-scope
-items the objective is plain accuracy.
+items there is nothing to reject: the rejection thresholds (global and per route) stay as the index has them, and the
+margin and blend are fitted for plain accuracy.
 
 The search works on a :class:`.sweep.Sweep`, signals computed once, so it is seconds for thousands of items:
 
@@ -36,6 +37,7 @@ from semroute.quality.datasets import DEFAULT_OOS_LABEL
 from semroute.quality.operating_points import CurvePoint, Outcome, Targets, outcome, tradeoff_curve
 from semroute.quality.sweep import Indices, Scored, Sweep
 from semroute.schema import Blend, FittedParameters
+from semroute.signals import SIGNAL_NAMES
 
 DEFAULT_MIN_OOS_RECALL = 0.8
 DEFAULT_CONFIDENCE = 0.95
@@ -116,7 +118,13 @@ class FitResult:
     fitted: Outcome
     before: Outcome
     gates: dict[str, Gate]  # "blend", "per_route": refinements tried, and whether cross-validation kept them
-    curve: list[CurvePoint]
+    curve: list[CurvePoint]  # empty without out-of-scope items: there is no trade-off to show
+    kept_threshold: float | None = None  # the index's global threshold, when there was nothing to fit it on
+
+    @property
+    def thresholds_fitted(self) -> bool:
+        """Whether the rejection thresholds were fitted (they are not without out-of-scope items)."""
+        return self.kept_threshold is None
 
 
 _Fitter = Callable[[Sweep, Targets], FittedParameters]
@@ -138,7 +146,8 @@ def fit(
         labels: expected label of each validation item.
         source: where the validation items came from, recorded in the result.
         oos_label: the label meaning "no route should claim this".
-        objective: what to maximise (default: in-scope accuracy with out-of-scope recall >= 0.8).
+        objective: what to maximise (default: in-scope accuracy with out-of-scope recall >= 0.8); without
+            out-of-scope items, plain accuracy, and the rejection thresholds are not fitted.
         search: what may change and how finely (default: everything).
 
     Raises:
@@ -149,19 +158,21 @@ def fit(
     targets = Targets.of(sweep, labels, oos_label, source)
     before = current_parameters(sweep)
     fixed_blend = replace(search, blend=False)
+    fit_thresholds = bool(targets.oos.any())  # with nothing to reject, any threshold rejecting nothing would do
+    start = before if fit_thresholds else FittedParameters(margin=before.margin, blend=before.blend)
 
     def threshold_and_margin(s: Sweep, t: Targets) -> FittedParameters:
-        return _fit_global(s, t, objective, fixed_blend, before)
+        return _fit_global(s, t, objective, fixed_blend, start, fit_thresholds)
 
     def with_blend(s: Sweep, t: Targets) -> FittedParameters:
-        return _fit_global(s, t, objective, search, before)
+        return _fit_global(s, t, objective, search, start, fit_thresholds)
 
     gates: dict[str, Gate] = {}
     best = threshold_and_margin(sweep, targets)
     if search.blend:
         gates["blend"] = _gate(sweep, targets, objective, search.folds, threshold_and_margin, with_blend)
         best = with_blend(sweep, targets) if gates["blend"].adopted else best
-    if search.per_route:
+    if search.per_route and fit_thresholds:
         chosen = with_blend if gates.get("blend") and gates["blend"].adopted else threshold_and_margin
 
         def per_route(s: Sweep, t: Targets) -> FittedParameters:
@@ -170,10 +181,11 @@ def fit(
         gates["per_route"] = _gate(sweep, targets, objective, search.folds, chosen, per_route)
         best = _fit_per_route(sweep, targets, objective, search, best) if gates["per_route"].adopted else best
     items, oos_items = len(targets.expected), int(targets.oos.sum())
+    kept = None if fit_thresholds else sweep.policy.settings.score_threshold
     parameters = best.model_copy(
         update={
             "fitted_on": f"{source} ({items} items, {oos_items} out of scope)",
-            "objective": objective.describe(),
+            "objective": objective.describe() if kept is None else describe_without_oos(kept),
         }
     )
     return FitResult(
@@ -181,7 +193,16 @@ def fit(
         fitted=outcome(sweep.routes(best), targets),
         before=outcome(sweep.routes(before), targets),
         gates=gates,
-        curve=tradeoff_curve(sweep, targets, best),
+        curve=tradeoff_curve(sweep, targets, best) if fit_thresholds else [],
+        kept_threshold=kept,
+    )
+
+
+def describe_without_oos(kept_threshold: float) -> str:
+    """The objective in words when the validation data has no out-of-scope items to fit a threshold on."""
+    return (
+        "maximise accuracy; the validation data has no out-of-scope items, so the rejection threshold was not "
+        f"fitted (kept at {kept_threshold:g})"
     )
 
 
@@ -202,44 +223,50 @@ def current_parameters(sweep: Sweep) -> FittedParameters:
 
 
 def _fit_global(
-    sweep: Sweep, targets: Targets, objective: Objective, search: FitSearch, start: FittedParameters
+    sweep: Sweep,
+    targets: Targets,
+    objective: Objective,
+    search: FitSearch,
+    start: FittedParameters,
+    fit_thresholds: bool,
 ) -> FittedParameters:
     global_start = start.model_copy(update={"route_thresholds": {}})
     blends = _blend_grid(search.blend_step, start.blend) if search.blend else [start.blend]
-    best = max(
-        (
-            _best_threshold(sweep, targets, objective, search, global_start.model_copy(update={"blend": b}))
-            for b in blends
-        ),
-        key=lambda found: objective.rank(found[1]),
-    )[0]
+
+    def best_of(candidates: Iterable[FittedParameters]) -> FittedParameters:
+        found = (_best_threshold(sweep, targets, objective, search, c, fit_thresholds) for c in candidates)
+        return max(found, key=lambda pair: objective.rank(pair[1]))[0]
+
+    best = best_of(global_start.model_copy(update={"blend": b}) for b in blends)
     if search.margin:
         margins = [best.margin, *(m for m in search.margins if m != best.margin)]
-        best = max(
-            (
-                _best_threshold(sweep, targets, objective, search, best.model_copy(update={"margin": m}))
-                for m in margins
-            ),
-            key=lambda found: objective.rank(found[1]),
-        )[0]
+        best = best_of(best.model_copy(update={"margin": m}) for m in margins)
     return best
 
 
 def _best_threshold(
-    sweep: Sweep, targets: Targets, objective: Objective, search: FitSearch, parameters: FittedParameters
+    sweep: Sweep,
+    targets: Targets,
+    objective: Objective,
+    search: FitSearch,
+    parameters: FittedParameters,
+    fit_thresholds: bool = True,
 ) -> tuple[FittedParameters, Outcome]:
-    """The best global threshold for this blend and margin.
+    """The best global threshold for this blend and margin (or, when not ``fit_thresholds``, the ones given).
 
     Thresholds often tie (a plateau where no item changes side); the middle of the tied ones is taken, the choice
     farthest from flipping items on either side, so that new items near the plateau's edges are least affected.
     """
     scored = sweep.scored(parameters.blend)
+    thresholds = (
+        _threshold_grid(scored, search.threshold_candidates) if fit_thresholds else [parameters.score_threshold]
+    )
     results = [
         (
             threshold,
             outcome(sweep.routes(parameters.model_copy(update={"score_threshold": threshold}), scored), targets),
         )
-        for threshold in _threshold_grid(scored, search.threshold_candidates)
+        for threshold in thresholds
     ]
     best_rank = max(objective.rank(result) for _, result in results)
     tied = [(threshold, result) for threshold, result in results if objective.rank(result) == best_rank]
@@ -256,12 +283,13 @@ def _threshold_grid(scored: Scored, count: int) -> list[float]:
 
 
 def _blend_grid(step: float, current: Blend | None) -> list[Blend]:
-    """Every blend whose weights are multiples of ``step`` summing to 1, the current blend first."""
+    """Every blend of the registered signals whose weights are multiples of ``step`` summing to 1, the current blend
+    first (the last signal takes what the others leave)."""
     parts = round(1 / step)
     grid = [
-        Blend(neighbour=n / parts, classifier=c / parts, centroid=(parts - n - c) / parts)
-        for n, c in itertools.product(range(parts + 1), repeat=2)
-        if n + c <= parts
+        Blend(dict(zip(SIGNAL_NAMES, [*(n / parts for n in head), (parts - sum(head)) / parts], strict=True)))
+        for head in itertools.product(range(parts + 1), repeat=len(SIGNAL_NAMES) - 1)
+        if sum(head) <= parts
     ]
     return list(dict.fromkeys([*([current] if current else []), *grid]))
 

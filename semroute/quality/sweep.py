@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from semroute.decision import Candidate, Policy, decide, may_fire
+from semroute.decision import Policy, decide, may_fire
 from semroute.features import extract_features
-from semroute.router import RouteRequest
-from semroute.schema import TIER_RANK, Blend, FittedParameters, TieBreak
-from semroute.scoring import blend_signals
+from semroute.schema import Blend, FittedParameters, TieBreak
+from semroute.signals import blend_signals
+from semroute.types import TIER_RANK, Candidate, RouteRequest
 
 Floats = npt.NDArray[np.float32]
 Doubles = npt.NDArray[np.float64]
@@ -67,7 +67,7 @@ class SignalTable:
 
     def scores(self, blend: Blend) -> Floats:
         """Blended scores, computed exactly as the router computes them."""
-        return blend_signals(dict(self.signals), blend)
+        return blend_signals(self.signals, blend.weights)
 
     def candidates(self, row: int, scores: Floats) -> list[Candidate]:
         """The candidates of request ``row`` with the given blended scores, as ``decide`` takes them."""
@@ -172,9 +172,7 @@ def policy_with(policy: Policy, parameters: FittedParameters, own_thresholds: Ma
         parameters: score threshold, margin, blend and per-route thresholds (``None`` keeps the policy's value).
         own_thresholds: thresholds the route files set themselves; they win over the global threshold only.
     """
-    settings = policy.settings
-    update = {"score_threshold": parameters.score_threshold, "margin": parameters.margin, "blend": parameters.blend}
-    settings = settings.model_copy(update={key: value for key, value in update.items() if value is not None})
+    settings = parameters.applied_to(policy.settings)
     routes = {
         name: replace(target, threshold=resolve_threshold(name, parameters, own_thresholds, policy))
         for name, target in policy.routes.items()

@@ -18,7 +18,8 @@ from pathlib import Path
 from semroute.embedding import Embedder, FastEmbedEmbedder
 from semroute.errors import IndexArtifactError, NotReadyError, SemrouteError
 from semroute.index import load_index
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
+from semroute.types import RouteRequest
 
 logger = logging.getLogger("semroute.service")
 
@@ -104,7 +105,7 @@ class LiveRouter:
                     "fields": {
                         "index": str(self._path),
                         "fingerprint": artifact.fingerprint,
-                        **artifact.manifest["counts"],
+                        **artifact.manifest.counts.model_dump(),
                     }
                 },
             )

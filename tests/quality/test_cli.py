@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from semroute.cli import main
 from semroute.quality import datasets
-from semroute.route_files import load_route_set
+from semroute.route_files import load_route_set, write_fitted
+from semroute.schema import FittedParameters
 from tests.helpers import ROUTER_YAML, simple_routes, write_routes
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -140,3 +141,122 @@ def test_eval_without_matplotlib_prints_metrics_and_the_hint(
     result = CliRunner().invoke(main, [*args, "--limit", "10"])
     assert result.exit_code == 0, result.output
     assert "in-scope accuracy" in result.output and "pip install 'semroute[eval]'" in result.output
+
+
+def _with_invalid_rows(tmp_path: Path, source: Path, count: int) -> Path:
+    """The first ``count`` rows of ``source`` with an empty text and a row without a label among them."""
+    rows = source.read_text().splitlines()[:count]
+    rows[1:1] = [json.dumps({"text": "", "label": "general"}), json.dumps({"text": "no label here"})]
+    data = tmp_path / "val_with_gaps.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    return data
+
+
+def test_eval_lists_every_invalid_item(default_index_path: Path, tmp_path: Path) -> None:
+    data = _with_invalid_rows(tmp_path, DATA / "default_routes_val.jsonl", 8)
+    args = ["eval", "--data", str(data), "--index", str(default_index_path), "--no-plots"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert f"{data}, line 2: column 'text' is empty" in result.output
+    assert f"{data}, line 3: column 'label' is missing" in result.output
+    assert "--skip-invalid" in result.output
+
+
+def test_eval_skip_invalid_says_how_many_and_why(default_index_path: Path, tmp_path: Path) -> None:
+    data = _with_invalid_rows(tmp_path, DATA / "default_routes_val.jsonl", 8)
+    args = ["eval", "--data", str(data), "--index", str(default_index_path), "--no-plots", "--skip-invalid"]
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["skipped_invalid"] == 2 and report["items"] == 8
+    assert "2 invalid items skipped" in result.stderr and "column 'text' is empty x1" in result.stderr
+    summary = CliRunner().invoke(main, args)
+    assert summary.exit_code == 0, summary.output
+    assert "2 invalid items skipped" in summary.output
+
+
+def test_fit_and_routes_from_dataset_take_skip_invalid(small: tuple[Path, Path], tmp_path: Path) -> None:
+    routes_dir, index = small
+    data = tmp_path / "val.csv"
+    data.write_text("text,label\nsummarise the notes,summary\n,summary\ndraft a note,general\nname a puppy,\n")
+    fit_args = ["fit", "--data", str(data), "--routes", str(routes_dir), "--index", str(index), "--dry-run"]
+    result = CliRunner().invoke(main, [*fit_args, "--skip-invalid", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["skipped_invalid"] == 2
+    out = tmp_path / "from_data"
+    args = ["routes-from-dataset", "--data", str(data), "--out", str(out), "--skip-invalid"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 invalid items skipped" in result.output and "2 routes" not in result.output
+    assert load_route_set(out).route("summary").utterances == ["summarise the notes"]
+
+
+def test_a_missing_label_column_names_the_columns_and_the_option(default_index_path: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("utterance,intent\nsummarise this,summary\n")
+    args = ["eval", "--data", str(data), "--index", str(default_index_path), "--text-column", "utterance"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert (
+        f"{data}: no column 'label'; its columns are: utterance, intent. Name the label column with --label-column"
+        in result.output
+    )
+
+
+def test_fit_without_oos_items_keeps_the_rejection_threshold(small: tuple[Path, Path], tmp_path: Path) -> None:
+    routes_dir, index = small
+    data = tmp_path / "clinc_like.json"
+    data.write_text(json.dumps(CLINC_LIKE))
+    args = ["fit", "--data", str(data), "--split", "val", "--routes", str(routes_dir), "--index", str(index)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "threshold      not fitted: the validation data has no out-of-scope items; kept at 0.3" in result.output
+    assert "recall >=" not in result.output
+    fitted = load_route_set(routes_dir).fitted
+    assert fitted is not None and fitted.score_threshold is None and fitted.route_thresholds == {}
+    assert fitted.margin is not None and fitted.blend is not None
+    assert "no out-of-scope items, so the rejection threshold was not fitted (kept at 0.3)" in fitted.objective
+    assert load_route_set(routes_dir).settings.score_threshold == 0.3
+    report = json.loads(CliRunner().invoke(main, [*args, "--json", "--dry-run"]).stdout.strip().splitlines()[-1])
+    assert report["thresholds_fitted"] is False and report["kept_score_threshold"] == 0.3
+
+
+def test_fit_without_oos_items_keeps_thresholds_fitted_before(small: tuple[Path, Path], tmp_path: Path) -> None:
+    routes_dir, index = small
+    write_fitted(routes_dir, FittedParameters(score_threshold=0.32, route_thresholds={"summary": 0.35}))
+    result = CliRunner().invoke(main, ["index", "--routes", str(routes_dir), "--out", str(index)])
+    assert result.exit_code == 0, result.output
+    data = tmp_path / "clinc_like.json"
+    data.write_text(json.dumps(CLINC_LIKE))
+    args = ["fit", "--data", str(data), "--split", "val", "--routes", str(routes_dir), "--index", str(index)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "kept at 0.32" in result.output
+    fitted = load_route_set(routes_dir).fitted
+    assert fitted is not None
+    assert (fitted.score_threshold, fitted.route_thresholds) == (0.32, {"summary": 0.35})
+
+
+def test_fit_on_an_index_of_other_routes_never_advises_overwriting_it(small: tuple[Path, Path], tmp_path: Path) -> None:
+    _, index = small
+    other = write_routes(tmp_path / "other", {"general": simple_routes()["general"]})
+    args = ["fit", "--data", str(DATA / "default_routes_val.jsonl"), "--routes", str(other), "--index", str(index)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 4
+    assert f"--out {index}" not in result.output
+    suggested = tmp_path / "other-index.zip"
+    assert f"semroute index --routes {other} --out {suggested}" in result.output
+    assert f"--index {suggested}" in result.output
+    assert "only in the index: summary" in result.output
+
+
+def test_the_advice_avoids_an_index_at_the_derived_path(small: tuple[Path, Path], tmp_path: Path) -> None:
+    routes_dir, index = small
+    derived = tmp_path / "other-index.zip"
+    derived.write_bytes(index.read_bytes())  # an index of the `small` routes, where `other`'s would be suggested
+    other = write_routes(tmp_path / "other", {"general": simple_routes()["general"]})
+    args = ["fit", "--data", str(DATA / "default_routes_val.jsonl"), "--routes", str(other), "--index", str(derived)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 4
+    assert f"--out {derived}" not in result.output
+    assert "semroute index --routes" in result.output

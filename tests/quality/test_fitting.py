@@ -11,8 +11,8 @@ from semroute.quality.fitting import FitSearch, Objective, fit, sign_test
 from semroute.quality.operating_points import Outcome
 from semroute.quality.sweep import SignalTable, Sweep, policy_with
 from semroute.route_files import load_route_set, write_fitted
-from semroute.router import RouteRequest
 from semroute.schema import FittedParameters
+from semroute.types import RouteRequest
 from tests.helpers import make_policy, simple_routes, write_routes
 
 ROUTES = ("refactor", "edit", "summary", "general")
@@ -96,3 +96,28 @@ def test_sign_test() -> None:
     assert sign_test(5, 0) == pytest.approx(1 / 32)
     assert sign_test(8, 2) == pytest.approx(56 / 1024)
     assert sign_test(0, 0) == 1.0
+
+
+def test_without_oos_items_the_rejection_thresholds_are_not_fitted() -> None:
+    sweep, labels = synthetic()
+    in_scope = sweep.subset(np.arange(60))  # the 60 in-scope items only: nothing to reject
+    result = fit(in_scope, labels[:60], source="in-scope only", search=FitSearch(threshold_candidates=30))
+    parameters = result.parameters
+    assert parameters.score_threshold is None and parameters.route_thresholds == {}
+    assert parameters.margin is not None and parameters.blend is not None  # still fitted, for plain accuracy
+    assert result.kept_threshold == 0.1 and not result.thresholds_fitted
+    assert set(result.gates) == {"blend"}  # per-route thresholds are rejection thresholds too
+    assert result.curve == []
+    assert "recall >=" not in parameters.objective
+    assert parameters.objective == (
+        "maximise accuracy; the validation data has no out-of-scope items, so the rejection threshold was not "
+        "fitted (kept at 0.1)"
+    )
+    assert result.fitted.accuracy >= result.before.accuracy
+
+
+def test_with_oos_items_the_thresholds_are_fitted() -> None:
+    sweep, labels = synthetic()
+    result = fit(sweep, labels, source="synthetic", search=FitSearch(blend=False, per_route=False))
+    assert result.thresholds_fitted and result.kept_threshold is None
+    assert "recall >= 0.80" in result.parameters.objective

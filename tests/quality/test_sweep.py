@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from semroute.decision import Candidate, decide
+from semroute.decision import decide
 from semroute.features import extract_features
 from semroute.quality.sweep import SignalTable, Sweep, policy_with
-from semroute.router import RouteRequest
 from semroute.schema import Blend, FittedParameters, TieBreak
+from semroute.types import Candidate, RouteRequest
 from tests.helpers import make_policy
 
 ROUTES = ("refactor", "edit", "summary", "long", "general")  # "private" is reached by the rule only
@@ -39,9 +39,13 @@ def requests(rows: int) -> list[RouteRequest]:
     "parameters",
     [
         FittedParameters(score_threshold=0.4, margin=0.05),
-        FittedParameters(score_threshold=0.6, margin=0.0, blend=Blend(neighbour=1, classifier=0, centroid=0)),
+        FittedParameters(
+            score_threshold=0.6, margin=0.0, blend=Blend({"neighbour": 1, "classifier": 0, "centroid": 0})
+        ),
         FittedParameters(score_threshold=0.5, margin=0.15, route_thresholds={"edit": 0.7, "summary": 0.3}),
-        FittedParameters(score_threshold=-1.0, margin=1.0, blend=Blend(neighbour=0.25, classifier=0.5, centroid=0.25)),
+        FittedParameters(
+            score_threshold=-1.0, margin=1.0, blend=Blend({"neighbour": 0.25, "classifier": 0.5, "centroid": 0.25})
+        ),
     ],
 )
 def test_sweep_routes_equal_decide(tie_break: TieBreak, parameters: FittedParameters, shortlist: int) -> None:
@@ -78,4 +82,4 @@ def test_table_from_router_candidates_round_trips() -> None:
     ]
     table = SignalTable.from_candidates(listed)
     assert table.routes == ("a", "b")
-    assert table.candidates(0, table.scores(Blend(neighbour=0.5, classifier=0.5)))[0] == listed[0][0]
+    assert table.candidates(0, table.scores(Blend({"neighbour": 0.5, "classifier": 0.5})))[0] == listed[0][0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
+from semroute.types import RouteRequest
 
 SIGNALS = ("neighbour", "classifier", "centroid")
 

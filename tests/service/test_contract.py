@@ -37,18 +37,26 @@ def test_generated_modules_import_without_path_tricks() -> None:
 def test_client_exports() -> None:
     assert sorted(semroute.client.__all__) == [
         "AsyncRouterClient",
+        "BatchOptions",
+        "CallOptions",
+        "Candidate",
         "ClientTls",
         "DEFAULT_DEADLINES",
         "DEFAULT_TARGET",
         "Deadlines",
         "IndexInfo",
+        "ModelConfig",
         "ReloadResult",
         "RemoteDecision",
+        "ResolvedModel",
         "RouteInfo",
+        "RouteOptions",
+        "RouteRequest",
         "RouterClient",
         "SERVICE_CONFIG",
         "ServiceError",
         "ServingStatus",
+        "Tier",
     ]
 
 

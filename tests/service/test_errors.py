@@ -10,11 +10,12 @@ import pytest
 
 from semroute.client import RouterClient, ServiceError
 from semroute.errors import IndexModelMismatchError, NotReadyError, RequestError
-from semroute.router import MAX_TEXT_CHARS, RouteRequest
+from semroute.router import MAX_TEXT_CHARS
 from semroute.service import MAX_BATCH_REQUESTS, MAX_MESSAGE_BYTES, status_for
 from semroute.service._errors import INTERNAL_MESSAGE, DeadlineExpiredError
 from semroute.service._live_router import LiveRouter
 from semroute.service._servicer import RouterServicer
+from semroute.types import RouteRequest
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
 from semroute.wire import request_to_proto

@@ -70,7 +70,7 @@ class _Traffic:
 def _fingerprint(path: Path) -> str:
     manifest = read_manifest(path)
     assert manifest is not None
-    return str(manifest["fingerprint"])
+    return manifest.fingerprint
 
 
 def test_reloads_during_continuous_traffic_fail_no_call(start_server: Any, variant_index_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from semroute.client import AsyncRouterClient, RemoteDecision, RouterClient, ServiceError, ServingStatus
 from semroute.index import IndexArtifact
-from semroute.router import Router, RouteRequest
+from semroute.router import Router
+from semroute.types import RouteRequest
 
 TASKS = [
     "write unit tests for the parser",
@@ -93,8 +94,8 @@ def test_index_info_describes_the_index(client: RouterClient, default_artifact: 
     assert info.embedding_model_id == default_artifact.model.model_id
     assert info.embedding_dimension == default_artifact.model.dim
     assert info.embedding_model_sha256 == default_artifact.model.sha256
-    assert (info.route_count, info.utterance_count) == (manifest["counts"]["routes"], manifest["counts"]["utterances"])
-    assert info.built_at.isoformat() == manifest["built_at"]
+    assert (info.route_count, info.utterance_count) == (manifest.counts.routes, manifest.counts.utterances)
+    assert info.built_at == manifest.built_at
     assert info.loaded_at >= info.built_at
     assert info.last_reload_error == ""
 

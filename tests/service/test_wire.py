@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from semroute.catalog import ResolvedModel
 from semroute.client import SERVICE_CONFIG
 from semroute.client._channel import channel_target
-from semroute.client._results import decision_from_proto
-from semroute.router import Router, RouteRequest
-from semroute.schema import ModelConfig, Tier
+from semroute.router import Router
+from semroute.types import ModelConfig, ResolvedModel, RouteRequest, Tier
 from semroute.v1 import router_pb2 as pb
 from semroute.wire import (
     config_from_proto,
     config_to_proto,
     datetime_from_proto,
+    decision_from_proto,
     decision_to_proto,
     model_from_proto,
     model_to_proto,

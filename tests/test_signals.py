@@ -1,12 +1,17 @@
-"""Hits -> route scores for each aggregation, and the signal blend, on hand-made numbers."""
+"""Hits -> route scores for each aggregation and the signal blend, on hand-made numbers; the registry's reach."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
-from semroute.schema import Aggregation, Blend
-from semroute.scoring import aggregate_hits, blend_signals
+from semroute.quality.fitting import _blend_grid
+from semroute.router import Router
+from semroute.schema import Blend
+from semroute.signals import SIGNAL_NAMES, SIGNALS, Aggregation, aggregate_hits, blend_signals
+from semroute.types import RouteRequest
 
 SIMILARITIES = np.array([0.9, 0.8, 0.7, 0.4, -1.0], dtype=np.float32)
 ROUTES = np.array([0, 1, 1, 0, -1], dtype=np.int64)  # the last hit is FAISS padding
@@ -38,10 +43,21 @@ def test_blend_is_the_weighted_sum_of_signals() -> None:
         "classifier": np.array([0.1, 0.9], dtype=np.float32),
         "centroid": np.array([0.5, 0.5], dtype=np.float32),
     }
-    blended = blend_signals(signals, Blend(neighbour=0.5, classifier=0.25, centroid=0.25))
+    blended = blend_signals(signals, Blend({"neighbour": 0.5, "classifier": 0.25, "centroid": 0.25}).weights)
     assert blended == pytest.approx([0.5 * 0.8 + 0.25 * 0.1 + 0.25 * 0.5, 0.5 * 0.2 + 0.25 * 0.9 + 0.25 * 0.5])
 
 
 def test_blend_needs_a_positive_weight() -> None:
     with pytest.raises(ValueError, match="at least one blend weight"):
-        Blend(neighbour=0, classifier=0, centroid=0)
+        Blend({"neighbour": 0, "classifier": 0, "centroid": 0})
+
+
+def test_the_registry_drives_the_blend_the_router_and_the_fit(default_router: Router) -> None:
+    decision = default_router.route(RouteRequest("write unit tests for the parser"))
+    grid = _blend_grid(0.25, None)
+
+    assert tuple(Blend().weights) == SIGNAL_NAMES == tuple(signal.name for signal in SIGNALS)
+    assert all(tuple(candidate.signals) == SIGNAL_NAMES for candidate in decision.candidates)
+    assert all(tuple(blend.weights) == SIGNAL_NAMES and sum(blend.weights.values()) == 1.0 for blend in grid)
+    # every way of splitting four quarters among the signals, each once
+    assert len(grid) == math.comb(4 + len(SIGNALS) - 1, len(SIGNALS) - 1) == len(set(grid))

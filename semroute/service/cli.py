@@ -1,0 +1,110 @@
+"""``semroute serve``: run the gRPC service until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from semroute import service
+from semroute.cli_options import INDEX_OPTION
+from semroute.environment import default_index_path
+
+
+@click.command()
+@click.option(
+    "--host", default=service.DEFAULT_HOST, show_default=True, help="Interface to bind (0.0.0.0: all of them)."
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=service.DEFAULT_PORT, show_default=True, help="TCP port."
+)
+@INDEX_OPTION
+@click.option(
+    "--max-workers",
+    type=click.IntRange(min=1),
+    default=service.DEFAULT_MAX_WORKERS,
+    show_default=True,
+    help="RPC threads.",
+)
+@click.option(
+    "--max-concurrent-rpcs",
+    type=click.IntRange(min=0),
+    default=service.DEFAULT_MAX_CONCURRENT_RPCS,
+    show_default=True,
+    help="Calls accepted at once; more get RESOURCE_EXHAUSTED (0: no limit).",
+)
+@click.option("--reflection/--no-reflection", default=False, show_default=True, help="Serve gRPC reflection.")
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_DRAIN_SECONDS,
+    show_default=True,
+    help="On SIGTERM, answer this long while health reports NOT_SERVING.",
+)
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_GRACE_SECONDS,
+    show_default=True,
+    help="Then give in-flight calls this long to finish.",
+)
+@click.option(
+    "--watch-seconds",
+    type=click.FloatRange(min=0),
+    default=service.DEFAULT_WATCH_SECONDS,
+    show_default=True,
+    help="Check the index file for a new build this often (0: only on SIGHUP or ReloadIndex).",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), default=None, help="PEM certificate chain.")
+@click.option("--tls-key", type=click.Path(exists=True, path_type=Path), default=None, help="PEM private key.")
+@click.option(
+    "--tls-client-ca", type=click.Path(exists=True, path_type=Path), default=None, help="Require client certificates."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Require `authorization: Bearer <token>` with the token in this file (health checks exempt).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Least severe log level written (JSON lines on standard error).",
+)
+def serve(
+    host: str,
+    port: int,
+    index_path: Path | None,
+    max_workers: int,
+    max_concurrent_rpcs: int,
+    reflection: bool,
+    drain_seconds: float,
+    grace_seconds: float,
+    watch_seconds: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
+    token_file: Path | None,
+    log_level: str,
+) -> None:
+    """Serve the router over gRPC until SIGTERM or SIGINT; SIGHUP (or a new index file) reloads the index."""
+    if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
+        raise click.UsageError("--tls-cert and --tls-key go together, and --tls-client-ca needs both")
+    service.configure_logging(log_level.upper())
+    service.serve(
+        service.ServerConfig(
+            host=host,
+            port=port,
+            index_path=index_path or default_index_path(),
+            max_workers=max_workers,
+            max_concurrent_rpcs=max_concurrent_rpcs or None,
+            reflection=reflection,
+            drain_seconds=drain_seconds,
+            grace_seconds=grace_seconds,
+            watch_seconds=watch_seconds,
+            tls=service.TlsFiles(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None,
+            token=token_file.read_text().strip() if token_file else None,
+        )
+    )

@@ -1,0 +1,190 @@
+"""The values every stage shares: a routing request, the decision, its model and config, and what the service reports.
+
+Plain frozen dataclasses and enums with no dependency beyond the standard library, so that the lean client
+(:mod:`semroute.client`) can return them without installing or importing the server's numpy, pydantic or faiss. The
+route file schema (:mod:`semroute.schema`) validates what becomes these values; :mod:`semroute.wire` translates them
+to and from protobuf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+REASONING_EFFORTS: tuple[ReasoningEffort, ...] = ("minimal", "low", "medium", "high")
+
+
+class Tier(StrEnum):
+    """Capability tier of a model, from most to least capable; self-hosted models stand apart."""
+
+    FRONTIER = "frontier"
+    MID = "mid"
+    LIGHT = "light"
+    SELF_HOSTED = "self_hosted"
+
+
+TIER_RANK: dict[Tier, int] = {Tier.FRONTIER: 3, Tier.MID: 2, Tier.SELF_HOSTED: 1, Tier.LIGHT: 1}
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    """One task to route."""
+
+    text: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    input_tokens: int | None = None  # the caller's own count; replaces the estimate from the text
+    top_k: int | None = None  # overrides the index's top_k for this request
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A catalog model with every number known (prices in USD per million tokens, context window in tokens)."""
+
+    name: str
+    litellm: str
+    tier: Tier
+    input_cost_per_mtok: float
+    output_cost_per_mtok: float
+    context_window: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form (index manifest, ``--json`` output)."""
+        return {**asdict(self), "tier": self.tier.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResolvedModel:
+        """Inverse of :meth:`to_json`."""
+        return cls(**{**data, "tier": Tier(data["tier"])})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Generation settings handed to the caller with the model; None leaves a setting to the provider.
+
+    Route files state these under ``config:`` (validated by :class:`semroute.schema.ModelConfigSpec`).
+    """
+
+    temperature: float | None = None  # 0-2
+    max_output_tokens: int | None = None  # >= 1
+    reasoning_effort: ReasoningEffort | None = None
+    top_p: float | None = None  # (0, 1]
+
+    def patched(self, patch: ModelConfig) -> ModelConfig:
+        """This config with every setting that ``patch`` sets replaced."""
+        return replace(self, **patch.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings that are set, as plain JSON."""
+        return {item.name: getattr(self, item.name) for item in fields(self) if getattr(self, item.name) is not None}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A route's score, with each signal that went into it."""
+
+    route: str
+    score: float
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The answer: a route, its model, config and fallback chain, and why."""
+
+    route: str
+    model: ResolvedModel
+    fallbacks: tuple[ResolvedModel, ...]
+    config: ModelConfig
+    candidates: tuple[Candidate, ...]
+    margin: float
+    ambiguous: bool
+    rules: tuple[str, ...]
+    trace: tuple[str, ...]
+    estimated_tokens: int
+    index_fingerprint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form (what ``semroute route --json`` prints)."""
+        return {
+            "route": self.route,
+            "model": self.model.to_json(),
+            "fallbacks": [model.to_json() for model in self.fallbacks],
+            "config": self.config.to_json(),
+            "ambiguous": self.ambiguous,
+            "margin": round(self.margin, 6),
+            "candidates": [
+                {
+                    "route": c.route,
+                    "score": round(c.score, 6),
+                    "signals": {k: round(v, 6) for k, v in c.signals.items()},
+                }
+                for c in self.candidates
+            ],
+            "rules": list(self.rules),
+            "trace": list(self.trace),
+            "estimated_tokens": self.estimated_tokens,
+            "index_fingerprint": self.index_fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class RemoteDecision(RouteDecision):
+    """A decision made by the service: a :class:`RouteDecision` plus the call's request id.
+
+    ``trace`` is empty unless the call asked for the full trace.
+    """
+
+    request_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form: the decision's, plus ``request_id``."""
+        return {**super().to_json(), "request_id": self.request_id}
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route of the index in service and what it leads to."""
+
+    name: str
+    description: str
+    model: ResolvedModel
+    fallbacks: tuple[ResolvedModel, ...]
+    config: ModelConfig
+    score_threshold: float
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """The index in service and the embedding model serving it."""
+
+    embedding_model_id: str
+    embedding_dimension: int
+    embedding_model_sha256: str
+    fingerprint: str
+    route_count: int
+    utterance_count: int
+    built_at: datetime
+    loaded_at: datetime
+    last_reload_error: str  # why the latest reload was refused; empty when it succeeded
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What a ReloadIndex call did."""
+
+    changed: bool  # False: the artifact on disk is the index already in service
+    previous_fingerprint: str
+    index: IndexInfo
+
+
+class ServingStatus(StrEnum):
+    """A health check's answer (``grpc.health.v1``)."""
+
+    UNKNOWN = "UNKNOWN"
+    SERVING = "SERVING"
+    NOT_SERVING = "NOT_SERVING"
+    SERVICE_UNKNOWN = "SERVICE_UNKNOWN"
