@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,48 @@ from semroute.route_files import load_route_set, write_fitted
 from semroute.router import Router
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where a command's labelled data comes from and how to read it (the options of :func:`_data_options`)."""
+
+    path: Path
+    split: str | None
+    text_column: str
+    label_column: str
+    oos_label: str
+    skip_invalid: bool
+
+    def load(self) -> LabelledSet:
+        """The labelled set, saying on stderr how many invalid items were skipped and why."""
+        data = load_labelled(
+            self.path,
+            self.split,
+            text_column=self.text_column,
+            label_column=self.label_column,
+            skip_invalid=self.skip_invalid,
+        )
+        if data.skipped:
+            click.echo(f"{data.source}: {data.skipped_summary()}", err=True)
+        return data
+
+
 def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The data options, handed to ``command`` as one ``source`` (:class:`DataSource`) argument."""
+
+    @functools.wraps(command)
+    def with_source(
+        *args: Any,
+        data_path: Path,
+        split: str | None,
+        text_column: str,
+        label_column: str,
+        oos_label: str,
+        skip_invalid: bool,
+        **kwargs: Any,
+    ) -> Any:
+        source = DataSource(data_path, split, text_column, label_column, oos_label, skip_invalid)
+        return command(*args, source=source, **kwargs)
+
     options = [
         click.option("--data", "data_path", type=click.Path(path_type=Path), required=True, help="Labelled data file."),
         click.option("--split", default=None, help="Splits of a CLINC150-layout .json file, e.g. 'val+oos_val'."),
@@ -53,17 +96,10 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "counted and reported, instead of stopping at them.",
         ),
     ]
+    decorated: Callable[..., Any] = with_source
     for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _load_data(path: Path, split: str | None, text_column: str, label_column: str, skip_invalid: bool) -> LabelledSet:
-    """The labelled set, saying on stderr how many invalid items were skipped and why."""
-    data = load_labelled(path, split, text_column=text_column, label_column=label_column, skip_invalid=skip_invalid)
-    if data.skipped:
-        click.echo(f"{data.source}: {data.skipped_summary()}", err=True)
-    return data
+        decorated = option(decorated)
+    return decorated
 
 
 _BATCH = click.option("--batch-size", type=click.IntRange(1, 4096), default=DEFAULT_BATCH, show_default=True)
@@ -78,12 +114,7 @@ _BATCH = click.option("--batch-size", type=click.IntRange(1, 4096), default=DEFA
 @click.option("--no-plots", is_flag=True, help="Write no plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
 def eval_command(
-    data_path: Path,
-    split: str | None,
-    text_column: str,
-    label_column: str,
-    oos_label: str,
-    skip_invalid: bool,
+    source: DataSource,
     index_path: Path | None,
     batch_size: int,
     limit: int | None,
@@ -92,17 +123,19 @@ def eval_command(
     as_json: bool,
 ) -> None:
     """Route a labelled dataset as the service would and report accuracy, OOS recall and confusions."""
-    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
+    data = source.load()
     data = data.head(limit) if limit else data
     router = load_router(index_path)
     routed = route_labelled(router, data, batch_size=batch_size)
     sweep = routed.sweep(router)
-    targets = Targets.of(sweep, data.labels, oos_label, data.source)
-    report = report_of(routed, router, oos_label)
+    targets = Targets.of(sweep, data.labels, source.oos_label, data.source)
+    report = report_of(routed, router, source.oos_label)
     curve = tradeoff_curve(sweep, targets, current_parameters(sweep)) if report.oos_items else []
     folder = plots_dir or semroute_home() / "eval"
     message, written = (
-        ("plots: skipped (--no-plots)", []) if no_plots else _eval_plots(routed, router, oos_label, curve, folder)
+        ("plots: skipped (--no-plots)", [])
+        if no_plots
+        else _eval_plots(routed, router, source.oos_label, curve, folder)
     )
     if as_json:
         summary = {
@@ -158,12 +191,7 @@ def _eval_plots(
 @click.option("--dry-run", is_flag=True, help="Report the fit without writing fitted.yaml.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
 def fit_command(
-    data_path: Path,
-    split: str | None,
-    text_column: str,
-    label_column: str,
-    oos_label: str,
-    skip_invalid: bool,
+    source: DataSource,
     routes_dir: Path | None,
     index_path: Path | None,
     batch_size: int,
@@ -177,16 +205,16 @@ def fit_command(
     as_json: bool,
 ) -> None:
     """Fit threshold, margin, blend and per-route thresholds on VALIDATION data; write ROUTES/fitted.yaml."""
-    refuse_test_split(data_path, split)
+    refuse_test_split(source.path, source.split)
     folder = routes_dir or default_routes_dir()
     route_set = load_route_set(folder)
-    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
+    data = source.load()
     path = index_path or default_index_path()
     router = load_router(path)
     require_built_from(router.artifact, route_set, path, folder)
     routed = route_labelled(router, data, batch_size=batch_size, progress=not as_json)
     objective = Objective(min_oos_recall, confidence)
-    result = fit_routed(routed, router, route_set, oos_label, objective, FitSearch(blend, margin, per_route))
+    result = fit_routed(routed, router, route_set, source.oos_label, objective, FitSearch(blend, margin, per_route))
     written = None if dry_run else write_fitted(folder, result.parameters)
     if plots_dir is not None and result.curve and plots_available():
         title = f"Threshold trade-off on {data.source} (fitted)"
@@ -209,24 +237,19 @@ def fit_command(
 )
 @click.option("--embedding-path", type=click.Path(path_type=Path), default=None, help="settings.embedding.path")
 def routes_from_dataset(
-    data_path: Path,
-    split: str | None,
-    text_column: str,
-    label_column: str,
-    oos_label: str,
-    skip_invalid: bool,
+    source: DataSource,
     out: Path,
     default_route: str,
     oos_utterances: bool,
     embedding_path: Path | None,
 ) -> None:
     """Write a routes folder from labelled TRAINING data: one route per label, its texts as utterances."""
-    data = _load_data(data_path, split, text_column, label_column, skip_invalid)
+    data = source.load()
     settings = {"embedding": {"path": str(embedding_path)}} if embedding_path else None
     written = write_dataset_routes(
         data,
         out,
-        oos_label=oos_label,
+        oos_label=source.oos_label,
         default_route=default_route,
         oos_utterances=oos_utterances,
         settings=settings,
