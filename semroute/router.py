@@ -16,7 +16,7 @@ import numpy.typing as npt
 from semroute.decision import decide
 from semroute.embedding import Embedder, Vectors
 from semroute.errors import RequestError
-from semroute.features import extract_features
+from semroute.features import estimate_tokens, extract_features
 from semroute.index import IndexArtifact
 from semroute.signals import Query, blend_signals, compute_signals
 from semroute.types import Candidate, RouteDecision, RouteRequest
@@ -25,7 +25,20 @@ MAX_TEXT_CHARS = 1_000_000
 MAX_TOP_K = 200
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE_CHARS = 256
-_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: `$` would let a trailing newline through
+
+
+def validate_batch(requests: Sequence[RouteRequest]) -> None:
+    """Check every request of a batch.
+
+    Raises:
+        RequestError: naming the first invalid item's field as ``requests[i].<field>``.
+    """
+    for position, request in enumerate(requests):
+        try:
+            validate_request(request)
+        except RequestError as error:
+            raise RequestError(f"requests[{position}].{error.field}", error.reason) from error
 
 
 def validate_request(request: RouteRequest) -> None:
@@ -49,7 +62,7 @@ def validate_request(request: RouteRequest) -> None:
     if len(request.metadata) > MAX_METADATA_ENTRIES:
         raise RequestError("metadata", f"has {len(request.metadata)} entries, over the limit of {MAX_METADATA_ENTRIES}")
     for key, value in request.metadata.items():
-        if not _METADATA_KEY.match(key):
+        if not _METADATA_KEY.fullmatch(key):
             raise RequestError("metadata", f"key {key!r} must be 1-64 characters of letters, digits, '_', '.', '-'")
         if len(value) > MAX_METADATA_VALUE_CHARS:
             raise RequestError(f"metadata[{key}]", f"value is over {MAX_METADATA_VALUE_CHARS} characters")
@@ -94,12 +107,14 @@ class Router:
         Raises:
             RequestError: an item is invalid (the field reads ``requests[i].<field>``); nothing is embedded then.
         """
-        for position, request in enumerate(requests):
-            try:
-                validate_request(request)
-            except RequestError as error:
-                raise RequestError(f"requests[{position}].{error.field}", error.reason) from error
+        validate_batch(requests)
         return self._route_valid(requests)
+
+    def embedding_work(self, requests: Sequence[RouteRequest]) -> int:
+        """What embedding ``requests`` costs, in tokens: each text's embedded prefix (at most ``max_tokens``), plus
+        the two special tokens every text gets. Admission control counts work in these units."""
+        limit = self._embedder.identity.max_tokens
+        return sum(min(estimate_tokens(request.text), limit) + 2 for request in requests)
 
     def _route_valid(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         if not requests:

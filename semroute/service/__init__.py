@@ -5,15 +5,17 @@ command. See ``proto/semroute/v1/router.proto`` for the contract.
 """
 
 from semroute.service._config import (
+    DEFAULT_COMPUTE_SLOTS,
     DEFAULT_DRAIN_SECONDS,
     DEFAULT_GRACE_SECONDS,
     DEFAULT_HOST,
+    DEFAULT_MAX_ADMITTED_TOKENS,
     DEFAULT_MAX_CONCURRENT_RPCS,
-    DEFAULT_MAX_WORKERS,
     DEFAULT_PORT,
     DEFAULT_WATCH_SECONDS,
     ServerConfig,
     TlsFiles,
+    read_token_file,
 )
 from semroute.service._errors import status_for
 from semroute.service._logs import JsonFormatter, configure_logging
@@ -25,8 +27,9 @@ __all__ = [
     "DEFAULT_DRAIN_SECONDS",
     "DEFAULT_GRACE_SECONDS",
     "DEFAULT_HOST",
+    "DEFAULT_COMPUTE_SLOTS",
+    "DEFAULT_MAX_ADMITTED_TOKENS",
     "DEFAULT_MAX_CONCURRENT_RPCS",
-    "DEFAULT_MAX_WORKERS",
     "DEFAULT_PORT",
     "DEFAULT_WATCH_SECONDS",
     "HEALTH_NAMES",
@@ -37,6 +40,7 @@ __all__ = [
     "RouterServer",
     "ServerConfig",
     "TlsFiles",
+    "read_token_file",
     "configure_logging",
     "create_server",
     "serve",

@@ -3,9 +3,13 @@
 ==============================  ===================  =========================================================
 error                           status code          when
 ==============================  ===================  =========================================================
-RequestError                    INVALID_ARGUMENT     a request field is wrong; the message starts with the field
+RequestError                    INVALID_ARGUMENT     a request field is wrong, or the message does not parse; the
+                                                     message starts with the field
 NotReadyError                   UNAVAILABLE          no index loaded yet (shutdown: the library answers UNAVAILABLE)
+OverloadedError                 RESOURCE_EXHAUSTED   the work already admitted is all the server takes on
 DeadlineExpiredError            DEADLINE_EXCEEDED    the deadline passed before the work started
+CallCancelledError              CANCELLED            the caller went away while the call waited its turn
+AdminOnlyError                  PERMISSION_DENIED    ReloadIndex without the admin token
 IndexArtifactError              FAILED_PRECONDITION  a reload found a corrupt artifact or one built for another model
 ModelError, ConfigError         FAILED_PRECONDITION  the server's own model or settings are unusable
 anything else                   INTERNAL             a bug: fixed message to the caller, traceback to the log
@@ -32,11 +36,30 @@ class DeadlineExpiredError(SemrouteError, TimeoutError):
     """The call's deadline passed before the server started the expensive part; nobody would read the answer."""
 
 
+class MalformedRequestError(RequestError):
+    """The request bytes are not a valid message of the method's request type."""
+
+
+class OverloadedError(SemrouteError, RuntimeError):
+    """The server has admitted all the work it can finish in time; the call is refused at once (retry later)."""
+
+
+class CallCancelledError(SemrouteError, RuntimeError):
+    """The caller cancelled (or went away) while the call waited its turn."""
+
+
+class AdminOnlyError(SemrouteError, PermissionError):
+    """The call needs the admin token (ReloadIndex, when the server requires tokens)."""
+
+
 # First match wins, so subclasses come before their parents.
 _STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DeadlineExpiredError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (CallCancelledError, grpc.StatusCode.CANCELLED),
+    (AdminOnlyError, grpc.StatusCode.PERMISSION_DENIED),
     (IndexArtifactError, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelError, grpc.StatusCode.FAILED_PRECONDITION),
     (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),

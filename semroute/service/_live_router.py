@@ -62,6 +62,7 @@ class LiveRouter:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()  # serialises loads; readers never take it
         self._attempted: FileSignature = None
+        self._loaded: FileSignature = None  # the file the index in service came from
         self._last_error = ""
 
     @property
@@ -89,7 +90,13 @@ class LiveRouter:
             ModelError: the first load could not load the embedding model.
         """
         with self._lock:
-            self._attempted = file_signature(self._path)
+            signature = file_signature(self._path)
+            current = self._snapshot
+            if current is not None and signature is not None and signature == self._loaded:
+                # the very file in service: nothing to read (looped ReloadIndex calls cost a stat, not a parse)
+                self._last_error = ""
+                return LoadOutcome(False, current.router.artifact.fingerprint, current)
+            self._attempted = signature
             try:
                 outcome = self._load_locked()
             except SemrouteError as exc:
@@ -97,6 +104,7 @@ class LiveRouter:
                 logger.error("index load refused: %s", exc, extra={"fields": {"index": str(self._path)}})
                 raise
             self._last_error = ""
+            self._loaded = signature
         if outcome.changed:
             artifact = outcome.snapshot.router.artifact
             logger.info(
@@ -126,7 +134,12 @@ class LiveRouter:
         return True
 
     def _load_locked(self) -> LoadOutcome:
-        artifact = load_index(self._path)
+        try:
+            artifact = load_index(self._path)
+        except SemrouteError:
+            raise
+        except Exception as exc:  # whatever else a damaged file provokes, it is refused with the reason
+            raise IndexArtifactError(f"index {self._path} cannot be loaded: {exc!r}") from exc
         previous = self._snapshot
         previous_fingerprint = previous.router.artifact.fingerprint if previous else ""
         if previous is not None and artifact.fingerprint == previous_fingerprint:

@@ -2,13 +2,17 @@
 
 Lifecycle: bind -> start (health NOT_SERVING, calls get UNAVAILABLE) -> load model and index, check them against
 each other, warm up (health SERVING) -> serve, reloading on artifact change, ReloadIndex or SIGHUP -> on SIGTERM or
-SIGINT: health NOT_SERVING, drain while still answering, then stop accepting (new calls get UNAVAILABLE) and give
-in-flight calls the grace period to finish.
+SIGINT: health NOT_SERVING at once, drain while still answering, then stop accepting (new calls get UNAVAILABLE) and
+give admitted calls the grace period to finish; the process exits by grace + 1 s whatever its handlers are doing.
+
+Threads: every admitted routing call may hold a thread while it waits its turn (admission control bounds them), and
+spare threads beyond those keep health checks answering within milliseconds however busy the router is.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -21,12 +25,12 @@ from grpc_reflection.v1alpha import reflection
 
 from semroute.embedding import Embedder
 from semroute.errors import ConfigError
+from semroute.service._admission import Admission
 from semroute.service._config import ServerConfig, TlsFiles, server_options
 from semroute.service._interceptors import BearerTokenInterceptor, RequestInterceptor
 from semroute.service._live_router import LiveRouter, LoadOutcome
-from semroute.service._servicer import RouterServicer
+from semroute.service._servicer import RouterServicer, router_service_handler
 from semroute.service._watcher import ArtifactWatcher
-from semroute.v1 import router_pb2_grpc
 from semroute.wire import SERVICE_NAME
 
 logger = logging.getLogger("semroute.service")
@@ -41,18 +45,27 @@ class RouterServer:
     def __init__(
         self,
         server: grpc.Server,
-        executor: futures.ThreadPoolExecutor,
         live: LiveRouter,
         health_servicer: health.HealthServicer,
         config: ServerConfig,
+        *,
+        watcher: ArtifactWatcher,
+        admission: Admission,
+        health_server: grpc.Server | None = None,
     ) -> None:
         """Use :func:`create_server` rather than this constructor."""
         self._server = server
-        self._executor = executor
         self._live = live
         self._health = health_servicer
         self._config = config
-        self._watcher = ArtifactWatcher(live, config.watch_seconds)
+        self._watcher = watcher
+        self._admission = admission
+        self._health_server = health_server
+
+    @property
+    def admitted_calls(self) -> int:
+        """Routing calls admitted now, running or waiting."""
+        return self._admission.admitted_calls
 
     @property
     def live(self) -> LiveRouter:
@@ -62,6 +75,8 @@ class RouterServer:
     def start(self) -> None:
         """Accept calls: health answers NOT_SERVING and routing calls UNAVAILABLE until :meth:`load`."""
         self._server.start()
+        if self._health_server is not None:
+            self._health_server.start()
 
     def load(self) -> LoadOutcome:
         """Load the embedding model and the index, check and warm them up, then report SERVING and start watching.
@@ -85,12 +100,16 @@ class RouterServer:
         self._health.enter_graceful_shutdown()
 
     def finish_shutdown(self, grace_seconds: float) -> None:
-        """Refuse new calls (UNAVAILABLE), let in-flight ones finish within ``grace_seconds``, and stop."""
+        """Refuse new calls (UNAVAILABLE), let admitted ones finish within ``grace_seconds``, and stop.
+
+        Calls still running after the grace period are cancelled; their threads are abandoned, not waited for.
+        """
         self._watcher.stop()
         stopped = self._server.stop(grace_seconds)
         logger.info("refusing new calls", extra={"fields": {"grace_seconds": grace_seconds}})
-        stopped.wait()
-        self._executor.shutdown(wait=False)
+        stopped.wait(grace_seconds + 1.0)
+        if self._health_server is not None:
+            self._health_server.stop(0)
 
     def stop(self, drain_seconds: float | None = None, grace_seconds: float | None = None) -> None:
         """Shut down gracefully: NOT_SERVING, drain, then stop with a grace period (defaults from the config)."""
@@ -118,25 +137,43 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
     """
     live = LiveRouter(config.index_path, embedder)
     health_servicer = health.HealthServicer(
-        experimental_non_blocking=True, experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1)
+        experimental_non_blocking=True, experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=2)
     )
     for name in HEALTH_NAMES:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    executor = futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="semroute-rpc")
-    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
-    server = grpc.server(
-        executor,
-        interceptors=[*interceptors, RequestInterceptor()],
-        options=server_options(),
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+    # no maximum_concurrent_rpcs: admission control sheds routing work itself, and health must never be shed
+    executor = futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="semroute-rpc")
+    tokens = config.token is not None or config.admin_token is not None
+    interceptors = [BearerTokenInterceptor(config.token, config.admin_token)] if tokens else []
+    server = grpc.server(executor, interceptors=[*interceptors, RequestInterceptor()], options=server_options())
+    watcher = ArtifactWatcher(live, config.watch_seconds)
+    admission = Admission(config.admission)
+    server.add_generic_rpc_handlers(
+        (router_service_handler(RouterServicer(live, admission, watcher, config.reload_seconds)),)
     )
-    router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(live), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if config.reflection:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
     port = _bind(server, config)
-    return RouterServer(server, executor, live, health_servicer, config), port
+    health_server = _health_server(health_servicer, config) if config.health_port is not None else None
+    return RouterServer(
+        server, live, health_servicer, config, watcher=watcher, admission=admission, health_server=health_server
+    ), port
+
+
+def _health_server(health_servicer: health.HealthServicer, config: ServerConfig) -> grpc.Server:
+    """A plaintext server of health checks alone, for probes that cannot present certificates."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="semroute-health"))
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    try:
+        bound = server.add_insecure_port(f"{host}:{config.health_port}")
+    except RuntimeError as error:
+        raise ConfigError(f"cannot listen for health checks on port {config.health_port}: {error}") from error
+    if bound == 0:
+        raise ConfigError(f"cannot listen for health checks on port {config.health_port}")
+    return server
 
 
 def _bind(server: grpc.Server, config: ServerConfig) -> int:
@@ -173,6 +210,7 @@ def serve(config: ServerConfig) -> None:
         ModelError: the embedding model cannot be loaded.
         ConfigError: the address cannot be bound.
     """
+    _warn_about_settings(config)
     server, port = create_server(config)
     stopping = threading.Event()
 
@@ -202,3 +240,22 @@ def serve(config: ServerConfig) -> None:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+    _exit_if_abandoned(server)
+
+
+def _warn_about_settings(config: ServerConfig) -> None:
+    if (config.token is not None or config.admin_token is not None) and config.tls is None:
+        logger.warning("bearer tokens travel in plaintext: serve with --tls-cert and --tls-key (or behind TLS)")
+    if config.token is None and config.admin_token is None:
+        logger.info("no tokens: every caller that reaches the port may route and call ReloadIndex")
+
+
+def _exit_if_abandoned(server: RouterServer) -> None:
+    """Exit now if calls outlived the grace period: the interpreter would otherwise wait for their threads."""
+    if server.admitted_calls:
+        logger.warning(
+            "exiting with calls still running after the grace period",
+            extra={"fields": {"abandoned_calls": server.admitted_calls}},
+        )
+        logging.shutdown()
+        os._exit(0)

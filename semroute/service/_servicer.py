@@ -1,37 +1,66 @@
-"""The RouterService methods: protobuf in, the core router, protobuf out.
+"""The RouterService methods: bytes in, the core router, protobuf out.
 
-Methods raise semroute errors and never touch status codes; the request interceptor maps them.
+The methods are registered with raw-bytes deserializers (:func:`router_service_handler`) and parse each request
+themselves: grpc's own parsing fails before any interceptor runs, so a malformed message (random or truncated bytes,
+invalid UTF-8 in a string) would get INTERNAL with a traceback and no request id. Parsed here, it is a
+:class:`MalformedRequestError`: INVALID_ARGUMENT, with the request id and one log line like any other bad request.
+
+Routing calls pass admission control (:mod:`._admission`) before they embed anything. Methods raise semroute errors
+and never touch status codes; the request interceptor maps them.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from typing import Any
+
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from semroute import wire
 from semroute.decision import Policy
 from semroute.errors import RequestError
-from semroute.service._errors import DeadlineExpiredError
-from semroute.service._interceptors import current_request_id
-from semroute.service._live_router import LiveRouter, Snapshot
-from semroute.types import IndexInfo, ReloadResult, RouteInfo
+from semroute.router import Router, validate_batch, validate_request
+from semroute.service._admission import Admission
+from semroute.service._errors import AdminOnlyError, DeadlineExpiredError, MalformedRequestError
+from semroute.service._interceptors import annotate, current_request_id, is_admin_call
+from semroute.service._live_router import LiveRouter, LoadOutcome, Snapshot
+from semroute.service._watcher import ArtifactWatcher
+from semroute.types import IndexInfo, ReloadResult, RouteInfo, RouteRequest
 from semroute.v1 import router_pb2 as pb
-from semroute.v1 import router_pb2_grpc
 
 MAX_BATCH_REQUESTS = 256
+_SERVICE = pb.DESCRIPTOR.services_by_name["RouterService"]
 
 
-class RouterServicer(router_pb2_grpc.RouterServiceServicer):
-    """Answers RouterService calls with the index in service."""
+class RouterServicer:
+    """Answers RouterService calls with the index in service, within the admission limits."""
 
-    def __init__(self, live: LiveRouter) -> None:
-        """Serve whatever ``live`` holds at the time of each call."""
+    def __init__(self, live: LiveRouter, admission: Admission, watcher: ArtifactWatcher, reload_seconds: float) -> None:
+        """Serve whatever ``live`` holds at the time of each call.
+
+        Args:
+            live: The index in service.
+            admission: Bounds and schedules the routing work.
+            watcher: Runs reloads off the request threads and coalesces concurrent ones.
+            reload_seconds: How long a ReloadIndex call waits for its reload.
+        """
         self._live = live
+        self._admission = admission
+        self._watcher = watcher
+        self._reload_seconds = reload_seconds
 
     def Route(self, request: pb.RouteRequest, context: grpc.ServicerContext) -> pb.RouteResponse:
         """Decide one task."""
         router = self._live.snapshot().router  # read once: a concurrent reload cannot mix two indexes
-        _require_time_left(context)
-        decision = router.route(wire.request_from_proto(request))  # validates before embedding
+        task = wire.request_from_proto(request)
+        validate_request(task)
+        with self._admitted(router, [task], context):
+            decision = router.route(task)
         return pb.RouteResponse(
             decision=wire.decision_to_proto(decision, current_request_id(), full_trace=request.full_trace)
         )
@@ -42,8 +71,10 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         count = len(request.requests)
         if not 1 <= count <= MAX_BATCH_REQUESTS:
             raise RequestError("requests", f"must hold between 1 and {MAX_BATCH_REQUESTS} requests, got {count}")
-        _require_time_left(context)
-        decisions = router.route_batch([wire.request_from_proto(item) for item in request.requests])  # validates first
+        tasks = [wire.request_from_proto(item) for item in request.requests]
+        validate_batch(tasks)  # before admission: an invalid batch takes no place in the queue
+        with self._admitted(router, tasks, context):
+            decisions = router.route_batch(tasks)
         request_id = current_request_id()
         return pb.RouteBatchResponse(
             decisions=[
@@ -63,10 +94,29 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         return pb.GetIndexInfoResponse(index=wire.index_info_to_proto(self._index_info(self._live.snapshot())))
 
     def ReloadIndex(self, request: pb.ReloadIndexRequest, context: grpc.ServicerContext) -> pb.ReloadIndexResponse:
-        """Load the artifact on disk now; a refused artifact raises and the index in service stays."""
-        outcome = self._live.load()
+        """Load the artifact on disk now, on the reload thread; a refused artifact raises and the index stays."""
+        if not is_admin_call():
+            raise AdminOnlyError("ReloadIndex needs the admin token (serve --admin-token-file)")
+        self._live.snapshot()  # not before the first load: the server is still starting
+        try:
+            outcome: LoadOutcome = self._watcher.reload_now().result(timeout=self._reload_seconds)
+        except FutureTimeout:
+            raise DeadlineExpiredError(f"the reload did not finish within {self._reload_seconds:.0f} s") from None
         result = ReloadResult(outcome.changed, outcome.previous_fingerprint, self._index_info(outcome.snapshot))
         return wire.reload_result_to_proto(result)
+
+    @contextmanager
+    def _admitted(self, router: Router, tasks: Sequence[RouteRequest], context: grpc.ServicerContext) -> Iterator[None]:
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExpiredError("the call's deadline passed before routing started")
+        deadline = None if remaining is None else time.monotonic() + remaining
+        ended = threading.Event()
+        context.add_callback(ended.set)  # the call ended (cancelled, deadline): stop waiting at once
+        work = router.embedding_work(tasks)
+        with self._admission.admitted(work, deadline, context.is_active, ended) as queued_seconds:
+            annotate(work_tokens=work, queued_ms=round(queued_seconds * 1000, 2))
+            yield
 
     def _index_info(self, snapshot: Snapshot) -> IndexInfo:
         artifact = snapshot.router.artifact
@@ -99,8 +149,32 @@ def route_infos(policy: Policy) -> list[RouteInfo]:
     ]
 
 
-def _require_time_left(context: grpc.ServicerContext) -> None:
-    """Give up before embedding when the caller's deadline has already passed."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        raise DeadlineExpiredError("the call's deadline passed before routing started")
+def router_service_handler(servicer: RouterServicer) -> Any:
+    """Every RouterService method of ``servicer``, taking raw bytes and parsing them itself."""
+    handlers = {}
+    for method in _SERVICE.methods:
+        request_type: type[Message] = getattr(pb, method.input_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            _parsing(getattr(servicer, method.name), request_type),
+            request_deserializer=None,  # bytes reach the method as they came
+            response_serializer=_serialize,
+        )
+    return grpc.method_handlers_generic_handler(_SERVICE.full_name, handlers)
+
+
+def _parsing(behaviour: Callable[[Any, grpc.ServicerContext], Message], request_type: type[Message]) -> Any:
+    def parse_then_answer(raw: bytes, context: grpc.ServicerContext) -> Message:
+        try:
+            request = request_type.FromString(raw)
+        except DecodeError as error:
+            detail = str(error).rpartition(": ")[2] or "it cannot be parsed"  # upb: "Error parsing ...: <why>"
+            raise MalformedRequestError(
+                "request", f"not a valid {request_type.DESCRIPTOR.name} message ({detail})"
+            ) from None
+        return behaviour(request, context)
+
+    return parse_then_answer
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()

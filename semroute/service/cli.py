@@ -20,18 +20,25 @@ from semroute.environment import default_index_path
 )
 @INDEX_OPTION
 @click.option(
-    "--max-workers",
+    "--compute-slots",
     type=click.IntRange(min=1),
-    default=service.DEFAULT_MAX_WORKERS,
+    default=service.DEFAULT_COMPUTE_SLOTS,
     show_default=True,
-    help="RPC threads.",
+    help="Routing calls embedding at once (a short-task and a long-task lane share them).",
 )
 @click.option(
     "--max-concurrent-rpcs",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     default=service.DEFAULT_MAX_CONCURRENT_RPCS,
     show_default=True,
-    help="Calls accepted at once; more get RESOURCE_EXHAUSTED (0: no limit).",
+    help="Routing calls admitted at once, running or waiting; more get RESOURCE_EXHAUSTED (health never counts).",
+)
+@click.option(
+    "--max-admitted-tokens",
+    type=click.IntRange(min=1),
+    default=service.DEFAULT_MAX_ADMITTED_TOKENS,
+    show_default=True,
+    help="Embedding work admitted at once, in tokens; more gets RESOURCE_EXHAUSTED.",
 )
 @click.option("--reflection/--no-reflection", default=False, show_default=True, help="Serve gRPC reflection.")
 @click.option(
@@ -67,6 +74,18 @@ from semroute.environment import default_index_path
     help="Require `authorization: Bearer <token>` with the token in this file (health checks exempt).",
 )
 @click.option(
+    "--admin-token-file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="The token that may also call ReloadIndex (without it, ReloadIndex is refused once a token is required).",
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also serve health checks in plaintext on this port (for probes that cannot do TLS).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -77,8 +96,9 @@ def serve(
     host: str,
     port: int,
     index_path: Path | None,
-    max_workers: int,
+    compute_slots: int,
     max_concurrent_rpcs: int,
+    max_admitted_tokens: int,
     reflection: bool,
     drain_seconds: float,
     grace_seconds: float,
@@ -87,6 +107,8 @@ def serve(
     tls_key: Path | None,
     tls_client_ca: Path | None,
     token_file: Path | None,
+    admin_token_file: Path | None,
+    health_port: int | None,
     log_level: str,
 ) -> None:
     """Serve the router over gRPC until SIGTERM or SIGINT; SIGHUP (or a new index file) reloads the index."""
@@ -98,13 +120,16 @@ def serve(
             host=host,
             port=port,
             index_path=index_path or default_index_path(),
-            max_workers=max_workers,
-            max_concurrent_rpcs=max_concurrent_rpcs or None,
+            compute_slots=compute_slots,
+            max_concurrent_rpcs=max_concurrent_rpcs,
+            max_admitted_tokens=max_admitted_tokens,
             reflection=reflection,
             drain_seconds=drain_seconds,
             grace_seconds=grace_seconds,
             watch_seconds=watch_seconds,
             tls=service.TlsFiles(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None,
-            token=token_file.read_text().strip() if token_file else None,
+            token=service.read_token_file(token_file) if token_file else None,
+            admin_token=service.read_token_file(admin_token_file, "admin token") if admin_token_file else None,
+            health_port=health_port,
         )
     )

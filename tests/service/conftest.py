@@ -9,6 +9,8 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -24,6 +26,7 @@ from semroute.embedding import FastEmbedEmbedder, ModelIdentity
 from semroute.index import IndexArtifact, build_index
 from semroute.route_files import RouteSet
 from semroute.service import RouterServer, ServerConfig, create_server
+from tests.conftest import REPO
 
 LOOPBACK = "127.0.0.1"
 
@@ -195,3 +198,56 @@ def long_task() -> str:
     rng = np.random.default_rng(7)
     words = ["parser", "refactor", "module", "tests", "nested", "expressions", "handle", "error", "token", "grammar"]
     return " ".join(rng.choice(words, size=700))
+
+
+class ServerProcess:
+    """``semroute serve`` in a child process, with its JSON log lines collected as they come."""
+
+    def __init__(self, index_path: Path, *options: str) -> None:
+        """Start serving ``index_path``; ``options`` are more ``semroute serve`` options (later ones win)."""
+        command = [
+            *(str(Path(sys.executable).parent / "semroute"), "serve", "--host", LOOPBACK, "--port", "0"),
+            *("--index", str(index_path), "--watch-seconds", "0", "--drain-seconds", "0", "--grace-seconds", "60"),
+            *("--log-level", "debug", *options),
+        ]
+        self.process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+        self.records: list[dict[str, Any]] = []
+        self._collector = threading.Thread(target=self._collect, daemon=True)
+        self._collector.start()
+
+    def _collect(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if line.startswith("{"):
+                self.records.append(json.loads(line))
+
+    def close(self) -> None:
+        """Kill the process if it is still running and release its pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._collector.join()
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+    def position(self, record: dict[str, Any]) -> int:
+        """Where ``record`` stands in the log."""
+        return self.records.index(record)
+
+    def record(self, message: str, **fields: Any) -> dict[str, Any]:
+        """Wait for the first log record with this message and these fields."""
+
+        def matching() -> dict[str, Any] | None:
+            return next(
+                (
+                    record
+                    for record in self.records
+                    if record["message"] == message and all(record.get(k) == v for k, v in fields.items())
+                ),
+                None,
+            )
+
+        wait_until(lambda: matching() is not None or self.process.poll() is not None, f"log record {message!r}")
+        found = matching()
+        assert found is not None, f"server exited with {self.process.returncode} before logging {message!r}"
+        return found

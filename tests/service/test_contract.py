@@ -62,11 +62,12 @@ def test_client_exports() -> None:
 
 def test_service_exports() -> None:
     assert sorted(semroute.service.__all__) == [
+        "DEFAULT_COMPUTE_SLOTS",
         "DEFAULT_DRAIN_SECONDS",
         "DEFAULT_GRACE_SECONDS",
         "DEFAULT_HOST",
+        "DEFAULT_MAX_ADMITTED_TOKENS",
         "DEFAULT_MAX_CONCURRENT_RPCS",
-        "DEFAULT_MAX_WORKERS",
         "DEFAULT_PORT",
         "DEFAULT_WATCH_SECONDS",
         "HEALTH_NAMES",
@@ -79,6 +80,7 @@ def test_service_exports() -> None:
         "TlsFiles",
         "configure_logging",
         "create_server",
+        "read_token_file",
         "serve",
         "status_for",
     ]

@@ -11,10 +11,12 @@ import pytest
 from semroute.client import RouterClient, ServiceError
 from semroute.errors import IndexModelMismatchError, NotReadyError, RequestError
 from semroute.router import MAX_TEXT_CHARS
-from semroute.service import MAX_BATCH_REQUESTS, MAX_MESSAGE_BYTES, status_for
+from semroute.service import MAX_BATCH_REQUESTS, MAX_MESSAGE_BYTES, ServerConfig, status_for
+from semroute.service._admission import Admission
 from semroute.service._errors import INTERNAL_MESSAGE, DeadlineExpiredError
 from semroute.service._live_router import LiveRouter
 from semroute.service._servicer import RouterServicer
+from semroute.service._watcher import ArtifactWatcher
 from semroute.types import RouteRequest
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
@@ -123,7 +125,8 @@ def test_a_bug_is_internal_with_a_fixed_message_and_a_logged_traceback(
 
 def test_expired_deadline_gives_up_before_embedding(start_server: Any, gated_embedder: GatedEmbedder) -> None:
     running: RunningServer = start_server(embedder_override=gated_embedder)
-    servicer = RouterServicer(running.server.live)
+    live = running.server.live
+    servicer = RouterServicer(live, Admission(ServerConfig().admission), ArtifactWatcher(live, 0), reload_seconds=1)
     calls_before = gated_embedder.calls
 
     with pytest.raises(DeadlineExpiredError) as raised:
@@ -136,6 +139,9 @@ def test_expired_deadline_gives_up_before_embedding(start_server: Any, gated_emb
 class _ExpiredContext:
     def time_remaining(self) -> float:
         return 0.0
+
+    def is_active(self) -> bool:
+        return True
 
 
 @pytest.mark.parametrize(

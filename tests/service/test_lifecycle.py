@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import subprocess
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,7 +16,7 @@ from semroute.client import RouterClient, ServiceError, ServingStatus
 from semroute.errors import ConfigError
 from semroute.service import ServerConfig, create_server
 
-from .conftest import LOOPBACK, GatedEmbedder, RunningServer, replace_atomically, wait_until
+from .conftest import LOOPBACK, GatedEmbedder, RunningServer, ServerProcess, replace_atomically, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TASK = "write unit tests for the parser"
@@ -90,64 +86,12 @@ def test_a_second_server_cannot_take_the_same_port(session_server: RunningServer
         create_server(ServerConfig(host=LOOPBACK, port=port, index_path=session_server.index_path))
 
 
-class _ServerProcess:
-    """``semroute serve`` in a child process, with its JSON log lines collected as they come."""
-
-    def __init__(self, index_path: Path) -> None:
-        command = [
-            *(str(Path(sys.executable).parent / "semroute"), "serve", "--host", LOOPBACK, "--port", "0"),
-            *("--index", str(index_path), "--watch-seconds", "0", "--drain-seconds", "0", "--grace-seconds", "60"),
-            *("--log-level", "debug"),
-        ]
-        self.process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
-        self.records: list[dict[str, Any]] = []
-        self._collector = threading.Thread(target=self._collect, daemon=True)
-        self._collector.start()
-
-    def _collect(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            if line.startswith("{"):
-                self.records.append(json.loads(line))
-
-    def close(self) -> None:
-        """Kill the process if it is still running and release its pipe."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self._collector.join()
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-
-    def position(self, record: dict[str, Any]) -> int:
-        """Where ``record`` stands in the log."""
-        return self.records.index(record)
-
-    def record(self, message: str, **fields: Any) -> dict[str, Any]:
-        """Wait for the first log record with this message and these fields."""
-
-        def matching() -> dict[str, Any] | None:
-            return next(
-                (
-                    record
-                    for record in self.records
-                    if record["message"] == message and all(record.get(k) == v for k, v in fields.items())
-                ),
-                None,
-            )
-
-        wait_until(lambda: matching() is not None or self.process.poll() is not None, f"log record {message!r}")
-        found = matching()
-        assert found is not None, f"server exited with {self.process.returncode} before logging {message!r}"
-        return found
-
-
 def test_real_process_reloads_on_sighup_and_drains_on_sigterm(
     tmp_path: Path, default_index_path: Path, variant_index_path: Path, long_task: str
 ) -> None:
     index_path = tmp_path / "index.zip"
     replace_atomically(index_path, default_index_path)
-    server = _ServerProcess(index_path)
+    server = ServerProcess(index_path)
     try:
         target = f"{LOOPBACK}:{server.record('serving')['port']}"
         with RouterClient(target) as client, ThreadPoolExecutor(max_workers=1) as pool:
