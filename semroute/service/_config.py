@@ -117,7 +117,7 @@ class ServerConfig:
             if min(self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens) < 1
             else "",
             "health_port must be between 1 and 65535"
-            if self.health_port is not None and not 0 <= self.health_port <= 65535
+            if self.health_port is not None and not 1 <= self.health_port <= 65535
             else "",
             "drain_seconds, grace_seconds and watch_seconds must not be negative"
             if min(self.drain_seconds, self.grace_seconds, self.watch_seconds) < 0

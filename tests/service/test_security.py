@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,48 @@ def test_a_token_needs_tls() -> None:
 def test_unreadable_tls_files_are_a_config_error(start_server: Any, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TLS"):
         start_server(tls=TlsFiles(tmp_path / "missing.pem", tmp_path / "missing.key"))
+
+
+ADMIN_TOKEN = "adm1n-token"
+
+
+def test_reload_needs_the_admin_token(start_server: Any, certificates: tuple[TlsFiles, ClientTls]) -> None:
+    server_tls, client_tls = certificates
+    running: RunningServer = start_server(tls=server_tls, token=TOKEN, admin_token=ADMIN_TOKEN)
+
+    with RouterClient(running.target, tls=client_tls, token=TOKEN) as ordinary:
+        assert ordinary.route("write unit tests for the parser").route == "test_generation"
+        with pytest.raises(ServiceError) as denied:
+            ordinary.reload_index()
+    with RouterClient(running.target, tls=client_tls, token=ADMIN_TOKEN) as admin:
+        assert admin.reload_index().changed is False
+        assert admin.route("write unit tests for the parser").route == "test_generation"
+
+    assert denied.value.code is grpc.StatusCode.PERMISSION_DENIED
+    assert "admin token" in denied.value.details
+
+
+def test_with_a_token_and_no_admin_token_nobody_may_reload(
+    start_server: Any, certificates: tuple[TlsFiles, ClientTls]
+) -> None:
+    server_tls, client_tls = certificates
+    running: RunningServer = start_server(tls=server_tls, token=TOKEN)
+
+    with RouterClient(running.target, tls=client_tls, token=TOKEN) as client, pytest.raises(ServiceError) as denied:
+        client.reload_index()
+
+    assert denied.value.code is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_health_port_answers_plaintext_probes_beside_a_tls_server(
+    start_server: Any, certificates: tuple[TlsFiles, ClientTls]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        health_port = probe.getsockname()[1]
+    running: RunningServer = start_server(tls=certificates[0], token=TOKEN, health_port=health_port)
+
+    with RouterClient(f"127.0.0.1:{health_port}") as plaintext:
+        assert plaintext.health() is ServingStatus.SERVING
+        running.server.begin_shutdown()
+        assert plaintext.health() is ServingStatus.NOT_SERVING
