@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test lint proto bench bench-quality clean
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ serve: index  ## serve the router over gRPC on PORT (default 50051)
 
 test: model  ## run the test suite (real model, real index)
 	$(BIN)/python -m pytest
+
+FUZZ_EXAMPLES ?= 10000
+
+fuzz: model  ## property-based fuzz of the service (FUZZ_EXAMPLES request cases) and route files; prints the counts
+	SEMROUTE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/service/test_fuzz.py -s --timeout=0
 
 lint: install  ## ruff, formatting, mypy --strict, buf lint and a check that the generated gRPC code is current
 	$(BIN)/ruff check semroute tests benchmarks

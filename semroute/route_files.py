@@ -90,6 +90,10 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RouteFileError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise RouteFileError(path, f"not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except RecursionError:
+        raise RouteFileError(path, "nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -216,7 +216,11 @@ class Conditions(_Strict):
         if pattern is not None:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (
+                re.error,
+                OverflowError,
+                RecursionError,
+            ) as exc:  # `x{99999999999}` overflows, deep nesting recurses
                 raise ValueError(f"not a valid regular expression: {exc}") from exc
         return pattern
 
