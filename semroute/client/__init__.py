@@ -3,8 +3,9 @@
 This package needs only the base install (``pip install semroute``: grpcio, its health checking, protobuf) and
 imports nothing of the server (no numpy, faiss, fastembed or pydantic). Both clients return typed values
 (:class:`RemoteDecision`, :class:`RouteInfo`, :class:`IndexInfo`...), apply a default deadline to every call, retry
-UNAVAILABLE with backoff, balance over several addresses with round_robin, and raise :class:`ServiceError` for a
-failed call::
+UNAVAILABLE with backoff (routing calls once more on another backend, within their deadline), balance over several
+addresses with round_robin, send calls only to backends whose health is SERVING, and raise :class:`ServiceError` for
+a failed call::
 
     from semroute.client import RouterClient
 

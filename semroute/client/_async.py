@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
@@ -9,8 +10,7 @@ from typing import Any, TypeVar, Unpack
 import grpc
 from grpc import aio
 
-from semroute.client._core import BatchOptions, Call, CallOptions, ClientCore, RouteOptions
-from semroute.client._errors import ServiceError
+from semroute.client._core import Attempts, BatchOptions, Call, CallOptions, ClientCore, RouteOptions
 from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
 from semroute.wire import SERVICE_NAME
 
@@ -53,8 +53,9 @@ class AsyncRouterClient(ClientCore):
         return await self._send(self._health_call(service, options))
 
     async def close(self) -> None:
-        """Close the channel; calls in progress are cancelled."""
-        await self._channel.close(None)
+        """Close the channels; calls in progress are cancelled."""
+        for channel in self._channels():
+            await channel.close(None)
 
     async def __aenter__(self) -> AsyncRouterClient:
         return self
@@ -64,15 +65,16 @@ class AsyncRouterClient(ClientCore):
     ) -> None:
         await self.close()
 
-    def _open_channel(self) -> Any:
+    def _open_channel(self, options: list[tuple[str, str | int]]) -> Any:
         if self._credentials is None:
-            return aio.insecure_channel(self._address, options=self._options)
-        return aio.secure_channel(self._address, self._credentials, options=self._options)
+            return aio.insecure_channel(self._address, options=options)
+        return aio.secure_channel(self._address, self._credentials, options=options)
 
     async def _send(self, call: Call[_Result]) -> _Result:
         method = getattr(self._stub(call.stub), call.method)
-        try:
-            response = await method(call.request, timeout=call.timeout, metadata=call.metadata)
-        except grpc.RpcError as error:
-            raise ServiceError.from_rpc_error(error) from error
-        return call.read(response)
+        attempts = Attempts(call)
+        while True:
+            try:
+                return call.read(await method(call.request, timeout=attempts.timeout, metadata=call.metadata))
+            except grpc.RpcError as error:
+                await asyncio.sleep(attempts.failed(error))  # raises ServiceError unless the call is sent again

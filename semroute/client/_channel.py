@@ -21,9 +21,12 @@ _RETRIED_METHODS = ("Route", "RouteBatch", "ListRoutes", "GetIndexInfo")
 
 # gRPC's service config: UNAVAILABLE (starting, draining, a backend gone) is the only code worth retrying, with
 # backoff and a throttle so that retries cannot pile onto a struggling server. round_robin spreads calls over every
-# address the target resolves to (the default, pick_first, sends everything to one).
+# address the target resolves to (the default, pick_first, sends everything to one). healthCheckConfig has the channel
+# watch each backend's grpc.health.v1 status and count one that is not SERVING (starting, draining) as not ready, so
+# round_robin stops sending it calls before it closes its port.
 SERVICE_CONFIG = {
     "loadBalancingConfig": [{"round_robin": {}}],
+    "healthCheckConfig": {"serviceName": SERVICE_NAME},
     "methodConfig": [
         {
             "name": [{"service": SERVICE_NAME, "method": method} for method in _RETRIED_METHODS],
@@ -103,8 +106,14 @@ def _family(address: str) -> str | None:
         return None
 
 
-def channel_options(tls: ClientTls | None) -> list[tuple[str, str | int]]:
-    """Channel arguments: service config, retries, keepalive and the transport limit both ways."""
+def channel_options(tls: ClientTls | None, *, health_checked: bool = True) -> list[tuple[str, str | int]]:
+    """Channel arguments: service config, retries, keepalive and the transport limit both ways.
+
+    Args:
+        tls: The TLS settings, for the name to expect on the server's certificate.
+        health_checked: Send calls only to backends whose health is SERVING. False for the channel of health checks
+            themselves, which must reach a backend that is starting or draining to hear it say NOT_SERVING.
+    """
     options: list[tuple[str, str | int]] = [
         ("grpc.service_config", _service_config_json()),
         ("grpc.enable_retries", 1),
@@ -112,6 +121,8 @@ def channel_options(tls: ClientTls | None) -> list[tuple[str, str | int]]:
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ]
+    if not health_checked:
+        options.append(("grpc.inhibit_health_checking", 1))
     if tls is not None and tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     return options

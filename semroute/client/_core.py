@@ -2,15 +2,19 @@
 plain :class:`Call` (method, request message, deadline, metadata, how to read the answer).
 
 The two faces (:mod:`._sync`, :mod:`._async`) differ only where I/O differs: how the channel is opened, how a call
-is sent and how the channel is closed (the shape of httpx's ``BaseClient``).
+is sent and how the channel is closed (the shape of httpx's ``BaseClient``). What happens when a call fails, and
+whether it is sent again, is decided here for both (:class:`Attempts`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypedDict, TypeVar
 
+import grpc
 from google.protobuf.message import Message
 
 from semroute import wire
@@ -23,11 +27,21 @@ from semroute.client._channel import (
     channel_options,
     channel_target,
 )
+from semroute.client._errors import ServiceError
 from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
 
 Result = TypeVar("Result")
+logger = logging.getLogger("semroute.client")
+
+# The pause before the client's own retry: time for the channel to see the broken connection and take its backend out
+# of round_robin. Sent at once, a retry can land on the same dead connection ("Stream removed (sendmsg: Broken pipe)",
+# seen in tests/client/test_failover.py).
+RETRY_DELAY_SECONDS = 0.1
+# What a retry needs left after its pause: with less it could only turn the UNAVAILABLE that says what went wrong into
+# a DEADLINE_EXCEEDED that does not.
+MIN_RETRY_SECONDS = 0.05
 
 
 class CallOptions(TypedDict, total=False):
@@ -77,6 +91,74 @@ class Call(Generic[Result]):
     timeout: float
     metadata: tuple[tuple[str, str], ...] | None
     read: Callable[[Any], Result]  # the response message -> the value the caller gets
+    idempotent: bool = False  # sending it twice does no harm, so it may be retried: see :func:`may_retry`
+
+
+def may_retry(idempotent: bool, code: grpc.StatusCode, retries_left: int, seconds_left: float) -> bool:
+    """Whether a call that failed with ``code``, ``seconds_left`` before its deadline, is sent once more.
+
+    The channel's retry policy (``SERVICE_CONFIG``) resends UNAVAILABLE too, but its throttle stops it when failures
+    outrun successes (ten tokens, one spent per failure, a tenth earned back per success, no retry below half), and a
+    backend killed while answering five calls fails all five at once: ``GRPC_TRACE=retry`` logs "retries throttled"
+    and the call fails with "Stream removed". This retry is the client's own, not throttled but once per call: only
+    for idempotent calls (Route, RouteBatch read the index and change nothing), only after UNAVAILABLE (every other
+    code is an answer to pass on), and only if the retry still has :data:`MIN_RETRY_SECONDS` after its pause.
+    """
+    return (
+        idempotent
+        and code is grpc.StatusCode.UNAVAILABLE
+        and retries_left > 0
+        and seconds_left >= RETRY_DELAY_SECONDS + MIN_RETRY_SECONDS
+    )
+
+
+class Attempts:
+    """The attempts at one call, all within the deadline set when the first starts: what both faces' ``_send`` run.
+
+    The blocking face; the asyncio one awaits the method and ``asyncio.sleep``::
+
+        attempts = Attempts(call)
+        while True:
+            try:
+                return call.read(method(call.request, timeout=attempts.timeout, metadata=call.metadata))
+            except grpc.RpcError as error:
+                time.sleep(attempts.failed(error))
+    """
+
+    RETRIES = 1
+
+    def __init__(self, call: Call[Any], clock: Callable[[], float] = time.monotonic) -> None:
+        """Start the clock: every attempt must end within ``call.timeout`` seconds from now."""
+        self._call = call
+        self._clock = clock
+        self._deadline = clock() + call.timeout
+        self._retries_left = self.RETRIES
+
+    @property
+    def timeout(self) -> float:
+        """Seconds the next attempt may take: what is left of the call's deadline."""
+        return self._deadline - self._clock()
+
+    def failed(self, error: grpc.RpcError) -> float:
+        """Record a failed attempt; if the call is to be sent again, return how long to wait first (seconds).
+
+        Raises:
+            ServiceError: the call is not sent again; the error of this attempt.
+        """
+        failure = ServiceError.from_rpc_error(error)
+        seconds_left = self.timeout
+        if not may_retry(self._call.idempotent, failure.code, self._retries_left, seconds_left):
+            raise failure from error
+        self._retries_left -= 1
+        logger.debug(
+            "retrying", extra={"fields": {"method": self._call.method, "error": str(failure), "seconds": seconds_left}}
+        )
+        return RETRY_DELAY_SECONDS
+
+
+def names_several_backends(address: str) -> bool:
+    """Whether a gRPC target lists several addresses (``ipv4:a:1,b:2``), rather than one name or address."""
+    return "," in address
 
 
 class ClientCore:
@@ -90,6 +172,7 @@ class ClientCore:
         deadlines: Deadlines = DEFAULT_DEADLINES,
         tls: ClientTls | None = None,
         token: str | None = None,
+        health_checked: bool | None = None,
     ) -> None:
         """Open a channel (connections are made lazily, on the first call).
 
@@ -98,36 +181,49 @@ class ClientCore:
             deadlines: Default deadline of each kind of call.
             tls: Use TLS; None for plaintext.
             token: Bearer token sent with every call (needs ``tls``).
+            health_checked: Send calls only to backends whose health is SERVING, so that a starting or draining
+                one gets none. None (the default) checks when the target names several addresses; one address
+                (a load balancer, a Kubernetes Service) is left to whatever balances behind it, since a client that
+                health-checked its only backend would fail every call while that backend drains.
 
         Raises:
             ValueError: an unusable target, or a token without TLS.
         """
         self._credentials = channel_credentials(tls, token)
         self._address = channel_target(target)
-        self._options = channel_options(tls)
+        self._tls = tls
         self._deadlines = deadlines
-        self._channel = self._open_channel()
+        checked = names_several_backends(self._address) if health_checked is None else health_checked
+        self._channel = self._open_channel(channel_options(tls, health_checked=checked))
+        self._health_channel: Any = None
         self._stubs: dict[str, Any] = {"router": router_pb2_grpc.RouterServiceStub(self._channel)}
 
-    def _open_channel(self) -> Any:
+    def _open_channel(self, options: list[tuple[str, str | int]]) -> Any:
         raise NotImplementedError  # each face opens its own kind of channel
+
+    def _channels(self) -> list[Any]:
+        """The channels to close: the routing one, and the health one if a health check opened it."""
+        return [channel for channel in (self._channel, self._health_channel) if channel is not None]
 
     def _stub(self, name: Literal["router", "health"]) -> Any:
         if name not in self._stubs:
             # the health stub is made on the first health check: its modules are an eighth of the client's import
             from grpc_health.v1 import health_pb2_grpc
 
-            self._stubs[name] = health_pb2_grpc.HealthStub(self._channel)
+            # Its own channel, without health checking: the routing channel does not dial a backend that says
+            # NOT_SERVING, so a check through it could never hear that answer.
+            self._health_channel = self._open_channel(channel_options(self._tls, health_checked=False))
+            self._stubs[name] = health_pb2_grpc.HealthStub(self._health_channel)
         return self._stubs[name]
 
     def _route_call(self, text: str, options: RouteOptions) -> Call[RemoteDecision]:
         request = RouteRequest(text, options.get("metadata") or {}, options.get("input_tokens"), options.get("top_k"))
         message = wire.request_to_proto(request, full_trace=options.get("full_trace", False))
-        return self._call("Route", message, self._deadlines.call, options, _read_decision)
+        return self._call("Route", message, self._deadlines.call, options, _read_decision, idempotent=True)
 
     def _batch_call(self, tasks: Sequence[str | RouteRequest], options: BatchOptions) -> Call[list[RemoteDecision]]:
         message = wire.batch_request_to_proto(tasks, full_trace=options.get("full_trace", False))
-        return self._call("RouteBatch", message, self._deadlines.batch, options, _read_decisions)
+        return self._call("RouteBatch", message, self._deadlines.batch, options, _read_decisions, idempotent=True)
 
     def _list_routes_call(self, options: CallOptions) -> Call[list[RouteInfo]]:
         return self._call("ListRoutes", pb.ListRoutesRequest(), self._deadlines.call, options, _read_routes)
@@ -153,10 +249,12 @@ class ClientCore:
         options: CallOptions,
         read: Callable[[Any], Result],
         stub: Literal["router", "health"] = "router",
+        *,
+        idempotent: bool = False,
     ) -> Call[Result]:
         request_id = options.get("request_id")
         metadata = ((wire.REQUEST_ID_KEY, request_id),) if request_id else None
-        return Call(stub, method, request, options.get("timeout") or deadline, metadata, read)
+        return Call(stub, method, request, options.get("timeout") or deadline, metadata, read, idempotent)
 
 
 def _read_decision(response: pb.RouteResponse) -> RemoteDecision:

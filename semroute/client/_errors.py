@@ -15,7 +15,7 @@ class ServiceError(SemrouteError, RuntimeError):
 
     Attributes:
         code: The gRPC status code (INVALID_ARGUMENT: ``details`` starts with the offending field; UNAVAILABLE:
-            the retries allowed by the channel's retry policy were spent).
+            the retries of the channel's retry policy were spent, and for Route and RouteBatch the client's own).
         details: The server's message.
         request_id: The call's request id, to find its line in the server's log (empty when no server answered).
     """

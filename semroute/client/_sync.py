@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 import grpc
 
-from semroute.client._core import BatchOptions, Call, CallOptions, ClientCore, RouteOptions
-from semroute.client._errors import ServiceError
+from semroute.client._core import Attempts, BatchOptions, Call, CallOptions, ClientCore, RouteOptions
 from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
 from semroute.wire import SERVICE_NAME
 
@@ -63,8 +63,9 @@ class RouterClient(ClientCore):
         return self._send(self._health_call(service, options))
 
     def close(self) -> None:
-        """Close the channel; calls in progress are cancelled."""
-        self._channel.close()
+        """Close the channels; calls in progress are cancelled."""
+        for channel in self._channels():
+            channel.close()
 
     def __enter__(self) -> RouterClient:
         return self
@@ -74,15 +75,16 @@ class RouterClient(ClientCore):
     ) -> None:
         self.close()
 
-    def _open_channel(self) -> Any:
+    def _open_channel(self, options: list[tuple[str, str | int]]) -> Any:
         if self._credentials is None:
-            return grpc.insecure_channel(self._address, options=self._options)
-        return grpc.secure_channel(self._address, self._credentials, options=self._options)
+            return grpc.insecure_channel(self._address, options=options)
+        return grpc.secure_channel(self._address, self._credentials, options=options)
 
     def _send(self, call: Call[_Result]) -> _Result:
         method = getattr(self._stub(call.stub), call.method)
-        try:
-            response = method(call.request, timeout=call.timeout, metadata=call.metadata)
-        except grpc.RpcError as error:
-            raise ServiceError.from_rpc_error(error) from error
-        return call.read(response)
+        attempts = Attempts(call)
+        while True:
+            try:
+                return call.read(method(call.request, timeout=attempts.timeout, metadata=call.metadata))
+            except grpc.RpcError as error:
+                time.sleep(attempts.failed(error))  # raises ServiceError unless the call is to be sent again
