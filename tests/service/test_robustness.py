@@ -241,4 +241,3 @@ def test_sigterm_exits_by_grace_plus_one_second_whatever_the_handlers_do(
     assert returncode == 0
     assert exited <= grace + 1.5  # the process's own bound is grace + 1 s; the rest is this test's polling
     server.record("exiting with calls still running after the grace period")
-
