@@ -19,7 +19,7 @@ from semroute.cli_options import INDEX_OPTION, ROUTES_OPTION
 from semroute.environment import default_index_path, default_model_dir, default_routes_dir
 from semroute.errors import SemrouteError
 from semroute.extras import require_extra
-from semroute.types import RouteDecision, RouteRequest
+from semroute.types import RouteDecision, RouteRequest, ValidatorSpec
 
 if TYPE_CHECKING:
     from semroute.route_files import RouteSet
@@ -207,6 +207,12 @@ def render_decision(decision: RouteDecision) -> str:
         f"model       {model.name}  [{model.litellm}, {model.tier.value}, ${model.input_cost_per_mtok:g} in / "
         f"${model.output_cost_per_mtok:g} out per Mtok, {model.context_window:,} tokens]",
         "fallbacks   " + (" -> ".join(fallback.name for fallback in decision.fallbacks) or "(none)"),
+        *(["cascade     " + " -> ".join(model.name for model in decision.cascade)] if decision.cascade else []),
+        *(
+            ["validators  " + ", ".join(_validator_text(validator) for validator in decision.validators)]
+            if decision.validators
+            else []
+        ),
         "config      " + (" ".join(f"{k}={v}" for k, v in decision.config.to_json().items()) or "(provider defaults)"),
         f"rules       {', '.join(decision.rules) or '(none fired)'}",
         f"input       ~{decision.estimated_tokens:,} tokens; margin {decision.margin:.3f}",
@@ -215,6 +221,12 @@ def render_decision(decision: RouteDecision) -> str:
         *(f"  - {step}" for step in decision.trace),
     ]
     return "\n".join(lines)
+
+
+def _validator_text(validator: ValidatorSpec) -> str:
+    shown = {key: value for key, value in validator.params.items() if key != "schema"}
+    schema = " (with a schema)" if "schema" in validator.params else ""
+    return validator.kind + "".join(f" {key}={value}" for key, value in shown.items()) + schema
 
 
 def _parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:

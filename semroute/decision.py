@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from semroute.features import Features
 from semroute.schema import OverrideRule, Settings, TieBreak
-from semroute.types import TIER_RANK, Candidate, ModelConfig, ResolvedModel, RouteDecision
+from semroute.types import TIER_RANK, Candidate, ModelConfig, ResolvedModel, RouteDecision, ValidatorSpec
 
 CONTEXT_WINDOW_RULE = "context_window_fit"
 
@@ -29,6 +29,8 @@ class RouteTarget:
     config: ModelConfig
     threshold: float
     description: str = ""
+    cascade: tuple[str, ...] = ()  # tried in turn, cheapest first, escalating on a failed validation
+    validators: tuple[ValidatorSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ def decide(
     model, fallbacks, skipped = _fit_context(route, model_name, features.estimated_tokens, policy, trace)
     if skipped:
         fired.append(CONTEXT_WINDOW_RULE)
+    target = policy.routes[route]
+    # a rule that names the model means that model: no cascade; otherwise the route's, models that fit the input
+    cascade = () if model_name else _cascade(target, features.estimated_tokens, policy, trace)
     return RouteDecision(
         route=route,
         model=model,
@@ -78,7 +83,20 @@ def decide(
         trace=tuple(trace),
         estimated_tokens=features.estimated_tokens,
         index_fingerprint=policy.fingerprint,
+        cascade=cascade,
+        validators=target.validators,
     )
+
+
+def _cascade(target: RouteTarget, tokens: int, policy: Policy, trace: list[str]) -> tuple[ResolvedModel, ...]:
+    models = [policy.models[name] for name in target.cascade]
+    fitting = tuple(model for model in models if model.context_window >= tokens)
+    if fitting:
+        trace.append("cascade " + " -> ".join(model.name for model in fitting) + ", escalating on a failed validation")
+    for model in models:
+        if model not in fitting:
+            trace.append(f"{model.name} left out of the cascade: context window {model.context_window:,} < {tokens:,}")
+    return fitting
 
 
 def _semantic_choice(

@@ -13,7 +13,18 @@ from semroute.errors import MissingExtraError
 
 # The modules each extra brings, as they are imported (what the distributions install).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "server": ("numpy", "faiss", "fastembed", "sklearn", "pydantic", "yaml", "tqdm", "litellm", "grpc_reflection"),
+    "server": (
+        "numpy",
+        "faiss",
+        "fastembed",
+        "sklearn",
+        "pydantic",
+        "yaml",
+        "tqdm",
+        "litellm",
+        "grpc_reflection",
+        "jsonschema",
+    ),
     "eval": ("matplotlib",),
 }
 

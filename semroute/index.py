@@ -273,6 +273,8 @@ def _target(route_set: RouteSet, number: int) -> RouteTarget:
         config=route.config.to_config(),
         threshold=route_set.threshold(route),
         description=route.description,
+        cascade=tuple(route.cascade),
+        validators=tuple(entry.to_spec() for entry in route.validators),
     )
 
 

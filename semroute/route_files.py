@@ -158,7 +158,11 @@ def _cross_check(
     problems: list[RouteFileError] = []
     known_models = sorted(router.models)
     for route in routes:
-        for field_name, models in (("model", [route.model]), ("fallbacks", route.fallbacks)):
+        for field_name, models in (
+            ("model", [route.model]),
+            ("fallbacks", route.fallbacks),
+            ("cascade", route.cascade),
+        ):
             for model in models:
                 if model not in router.models:
                     problems.append(

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints,
 
 from semroute.model_store import DEFAULT_EMBEDDING_MODEL
 from semroute.signals import DEFAULT_WEIGHTS, SIGNAL_NAMES, Aggregation
-from semroute.types import ModelConfig, ReasoningEffort, Tier
+from semroute.types import ModelConfig, ReasoningEffort, Tier, ValidatorSpec
+from semroute.validators import check_spec
 
 DEFAULT_EMBEDDING_MAX_TOKENS = 256
 DEFAULT_SCORE_THRESHOLD = 0.3  # the one default: route files, routes-from-dataset and fitting all start from it
@@ -116,17 +117,46 @@ class ModelConfigSpec(_Strict):
         return ModelConfig(**self.model_dump(exclude_none=True))
 
 
+class ValidatorEntry(BaseModel):
+    """One entry of a route's ``validators``: ``kind`` and that kind's parameters, checked by its registry entry
+    (:data:`semroute.validators.VALIDATORS`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str
+
+    @model_validator(mode="after")
+    def _parameters_fit_the_kind(self) -> ValidatorEntry:
+        check_spec(self.to_spec())
+        return self
+
+    def to_spec(self) -> ValidatorSpec:
+        """The plain value decisions carry."""
+        return ValidatorSpec(self.kind, dict(self.model_extra or {}))
+
+
 class RouteSpec(_Strict):
-    """One task type: example utterances, a primary model, an ordered fallback chain and a model config."""
+    """One task type: example utterances, a primary model, an ordered fallback chain and a model config; optionally
+    a cascade (models tried cheapest first, escalating when an output fails the validators) and validators."""
 
     name: RouteName
     description: str = ""
     model: str
     fallbacks: list[str] = []
+    cascade: list[str] = Field(default=[], description="models tried in turn, cheapest first")
+    validators: list[ValidatorEntry] = []
     score_threshold: Score | None = None
     config: ModelConfigSpec = ModelConfigSpec()
     override_only: bool = False
     utterances: list[str] = []
+
+    @field_validator("cascade")
+    @classmethod
+    def _cascade_is_distinct(cls, cascade: list[str]) -> list[str]:
+        repeated = sorted({model for model in cascade if cascade.count(model) > 1})
+        if repeated:
+            raise ValueError(f"model {', '.join(map(repr, repeated))} appears twice in the cascade")
+        return cascade
 
     @field_validator("utterances")
     @classmethod

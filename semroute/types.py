@@ -83,6 +83,19 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ValidatorSpec:
+    """A check an output must pass: a kind (``json``, ``regex``, ``python_syntax``, ``max_chars``, ``custom``) and its
+    parameters (see :mod:`semroute.validators`)."""
+
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The form route files use: ``{"kind": ..., **params}``."""
+        return {"kind": self.kind, **self.params}
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A route's score, with each signal that went into it."""
 
@@ -106,6 +119,9 @@ class RouteDecision:
     trace: tuple[str, ...]
     estimated_tokens: int
     index_fingerprint: str
+    cascade: tuple[ResolvedModel, ...] = ()  # tried in turn, cheapest first, escalating on a failed validation
+    validators: tuple[ValidatorSpec, ...] = ()
+    decision_id: str = ""  # issued by the service, for reporting the outcome
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (what ``semroute route --json`` prints)."""
@@ -113,6 +129,8 @@ class RouteDecision:
             "route": self.route,
             "model": self.model.to_json(),
             "fallbacks": [model.to_json() for model in self.fallbacks],
+            "cascade": [model.to_json() for model in self.cascade],
+            "validators": [validator.to_json() for validator in self.validators],
             "config": self.config.to_json(),
             "ambiguous": self.ambiguous,
             "margin": round(self.margin, 6),
@@ -128,6 +146,7 @@ class RouteDecision:
             "trace": list(self.trace),
             "estimated_tokens": self.estimated_tokens,
             "index_fingerprint": self.index_fingerprint,
+            "decision_id": self.decision_id,
         }
 
 

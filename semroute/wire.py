@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from semroute.types import (
@@ -26,6 +27,7 @@ from semroute.types import (
     RouteRequest,
     ServingStatus,
     Tier,
+    ValidatorSpec,
 )
 from semroute.v1 import router_pb2 as pb
 
@@ -109,6 +111,28 @@ def config_from_proto(message: pb.ModelConfig) -> ModelConfig:
     )
 
 
+def validator_to_proto(validator: ValidatorSpec) -> pb.Validator:
+    """A validator as a ``Validator`` message (its parameters as a ``Struct``)."""
+    message = pb.Validator(kind=validator.kind)
+    message.params.update(dict(validator.params))
+    return message
+
+
+def validator_from_proto(message: pb.Validator) -> ValidatorSpec:
+    """Inverse of :func:`validator_to_proto` (whole numbers come back as ints: a Struct holds only doubles)."""
+    return ValidatorSpec(message.kind, _plain(MessageToDict(message.params)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def candidate_to_proto(candidate: Candidate) -> pb.Candidate:
     """A scored route as a ``Candidate`` message."""
     return pb.Candidate(route=candidate.route, score=candidate.score, signals=dict(candidate.signals))
@@ -134,6 +158,9 @@ def decision_to_proto(decision: RouteDecision, request_id: str, *, full_trace: b
         estimated_input_tokens=decision.estimated_tokens,
         index_fingerprint=decision.index_fingerprint,
         request_id=request_id,
+        cascade=[model_to_proto(model) for model in decision.cascade],
+        validators=[validator_to_proto(validator) for validator in decision.validators],
+        decision_id=decision.decision_id,
     )
 
 
@@ -153,6 +180,9 @@ def decision_from_proto(message: pb.RouteDecision) -> RemoteDecision:
         estimated_tokens=message.estimated_input_tokens,
         index_fingerprint=message.index_fingerprint,
         request_id=message.request_id,
+        cascade=tuple(model_from_proto(model) for model in message.cascade),
+        validators=tuple(validator_from_proto(validator) for validator in message.validators),
+        decision_id=message.decision_id,
     )
 
 

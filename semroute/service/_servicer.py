@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -30,7 +32,7 @@ from semroute.service._errors import AdminOnlyError, DeadlineExpiredError, Malfo
 from semroute.service._interceptors import annotate, current_request_id, is_admin_call
 from semroute.service._live_router import LiveRouter, LoadOutcome, Snapshot
 from semroute.service._watcher import ArtifactWatcher
-from semroute.types import IndexInfo, ReloadResult, RouteInfo, RouteRequest
+from semroute.types import IndexInfo, ReloadResult, RouteDecision, RouteInfo, RouteRequest
 from semroute.v1 import router_pb2 as pb
 
 MAX_BATCH_REQUESTS = 256
@@ -60,7 +62,7 @@ class RouterServicer:
         task = wire.request_from_proto(request)
         validate_request(task)
         with self._admitted(router, [task], context):
-            decision = router.route(task)
+            decision = _issued(router.route(task))
         return pb.RouteResponse(
             decision=wire.decision_to_proto(decision, current_request_id(), full_trace=request.full_trace)
         )
@@ -74,7 +76,7 @@ class RouterServicer:
         tasks = [wire.request_from_proto(item) for item in request.requests]
         validate_batch(tasks)  # before admission: an invalid batch takes no place in the queue
         with self._admitted(router, tasks, context):
-            decisions = router.route_batch(tasks)
+            decisions = [_issued(decision) for decision in router.route_batch(tasks)]
         request_id = current_request_id()
         return pb.RouteBatchResponse(
             decisions=[
@@ -132,6 +134,11 @@ class RouterServicer:
             loaded_at=snapshot.loaded_at,
             last_reload_error=self._live.last_reload_error,
         )
+
+
+def _issued(decision: RouteDecision) -> RouteDecision:
+    """The decision with an id of its own, for the outcome its caller reports: random, so unique across replicas."""
+    return replace(decision, decision_id=uuid.uuid4().hex)
 
 
 def route_infos(policy: Policy) -> list[RouteInfo]:

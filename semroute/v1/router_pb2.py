@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18semroute/v1/router.proto\x12\x0bsemroute.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x01\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x39\n\x08metadata\x18\x02 \x03(\x0b\x32\'.semroute.v1.RouteRequest.MetadataEntry\x12\x19\n\x0cinput_tokens\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\nfull_trace\x18\x05 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0f\n\r_input_tokensB\x08\n\x06_top_k\"=\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.semroute.v1.RouteDecision\"@\n\x11RouteBatchRequest\x12+\n\x08requests\x18\x01 \x03(\x0b\x32\x19.semroute.v1.RouteRequest\"C\n\x12RouteBatchResponse\x12-\n\tdecisions\x18\x01 \x03(\x0b\x32\x1a.semroute.v1.RouteDecision\"\xd6\x02\n\rRouteDecision\x12\r\n\x05route\x18\x01 \x01(\t\x12%\n\x05model\x18\x02 \x01(\x0b\x32\x16.semroute.v1.ModelInfo\x12(\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x18.semroute.v1.ModelConfig\x12)\n\tfallbacks\x18\x04 \x03(\x0b\x32\x16.semroute.v1.ModelInfo\x12\x11\n\tambiguous\x18\x05 \x01(\x08\x12\x0e\n\x06margin\x18\x06 \x01(\x01\x12*\n\ncandidates\x18\x07 \x03(\x0b\x32\x16.semroute.v1.Candidate\x12\r\n\x05rules\x18\x08 \x03(\t\x12\r\n\x05trace\x18\t \x03(\t\x12\x1e\n\x16\x65stimated_input_tokens\x18\n \x01(\x03\x12\x19\n\x11index_fingerprint\x18\x0b \x01(\t\x12\x12\n\nrequest_id\x18\x0c \x01(\t\"\xc2\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rlitellm_model\x18\x02 \x01(\t\x12$\n\x04tier\x18\x03 \x01(\x0e\x32\x16.semroute.v1.ModelTier\x12$\n\x1cinput_usd_per_million_tokens\x18\x04 \x01(\x01\x12%\n\x1doutput_usd_per_million_tokens\x18\x05 \x01(\x01\x12\x1d\n\x15\x63ontext_window_tokens\x18\x06 \x01(\x03\"\xc3\x01\n\x0bModelConfig\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x1e\n\x11max_output_tokens\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x36\n\x10reasoning_effort\x18\x03 \x01(\x0e\x32\x1c.semroute.v1.ReasoningEffort\x12\x12\n\x05top_p\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x14\n\x12_max_output_tokensB\x08\n\x06_top_p\"\x8f\x01\n\tCandidate\x12\r\n\x05route\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x34\n\x07signals\x18\x03 \x03(\x0b\x32#.semroute.v1.Candidate.SignalsEntry\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x13\n\x11ListRoutesRequest\"W\n\x12ListRoutesResponse\x12&\n\x06routes\x18\x01 \x03(\x0b\x32\x16.semroute.v1.RouteInfo\x12\x19\n\x11index_fingerprint\x18\x02 \x01(\t\"\xc3\x01\n\tRouteInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12%\n\x05model\x18\x03 \x01(\x0b\x32\x16.semroute.v1.ModelInfo\x12)\n\tfallbacks\x18\x04 \x03(\x0b\x32\x16.semroute.v1.ModelInfo\x12(\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x18.semroute.v1.ModelConfig\x12\x17\n\x0fscore_threshold\x18\x06 \x01(\x01\"\x15\n\x13GetIndexInfoRequest\"=\n\x14GetIndexInfoResponse\x12%\n\x05index\x18\x01 \x01(\x0b\x32\x16.semroute.v1.IndexInfo\"\x14\n\x12ReloadIndexRequest\"k\n\x13ReloadIndexResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\x1c\n\x14previous_fingerprint\x18\x02 \x01(\t\x12%\n\x05index\x18\x03 \x01(\x0b\x32\x16.semroute.v1.IndexInfo\"\x9f\x02\n\tIndexInfo\x12\x1a\n\x12\x65mbedding_model_id\x18\x01 \x01(\t\x12\x1b\n\x13\x65mbedding_dimension\x18\x02 \x01(\x05\x12\x1e\n\x16\x65mbedding_model_sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x04 \x01(\t\x12\x13\n\x0broute_count\x18\x05 \x01(\x05\x12\x17\n\x0futterance_count\x18\x06 \x01(\x05\x12,\n\x08\x62uilt_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tloaded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11last_reload_error\x18\t \x01(\t*\x86\x01\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_TIER_FRONTIER\x10\x01\x12\x12\n\x0eMODEL_TIER_MID\x10\x02\x12\x14\n\x10MODEL_TIER_LIGHT\x10\x03\x12\x1a\n\x16MODEL_TIER_SELF_HOSTED\x10\x04*\xa3\x01\n\x0fReasoningEffort\x12 \n\x1cREASONING_EFFORT_UNSPECIFIED\x10\x00\x12\x1c\n\x18REASONING_EFFORT_MINIMAL\x10\x01\x12\x18\n\x14REASONING_EFFORT_LOW\x10\x02\x12\x1b\n\x17REASONING_EFFORT_MEDIUM\x10\x03\x12\x19\n\x15REASONING_EFFORT_HIGH\x10\x04\x32\x94\x03\n\rRouterService\x12>\n\x05Route\x12\x19.semroute.v1.RouteRequest\x1a\x1a.semroute.v1.RouteResponse\x12M\n\nRouteBatch\x12\x1e.semroute.v1.RouteBatchRequest\x1a\x1f.semroute.v1.RouteBatchResponse\x12M\n\nListRoutes\x12\x1e.semroute.v1.ListRoutesRequest\x1a\x1f.semroute.v1.ListRoutesResponse\x12S\n\x0cGetIndexInfo\x12 .semroute.v1.GetIndexInfoRequest\x1a!.semroute.v1.GetIndexInfoResponse\x12P\n\x0bReloadIndex\x12\x1f.semroute.v1.ReloadIndexRequest\x1a .semroute.v1.ReloadIndexResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18semroute/v1/router.proto\x12\x0bsemroute.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x01\n\x0cRouteRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x39\n\x08metadata\x18\x02 \x03(\x0b\x32\'.semroute.v1.RouteRequest.MetadataEntry\x12\x19\n\x0cinput_tokens\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\nfull_trace\x18\x05 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0f\n\r_input_tokensB\x08\n\x06_top_k\"=\n\rRouteResponse\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1a.semroute.v1.RouteDecision\"@\n\x11RouteBatchRequest\x12+\n\x08requests\x18\x01 \x03(\x0b\x32\x19.semroute.v1.RouteRequest\"C\n\x12RouteBatchResponse\x12-\n\tdecisions\x18\x01 \x03(\x0b\x32\x1a.semroute.v1.RouteDecision\"\xc0\x03\n\rRouteDecision\x12\r\n\x05route\x18\x01 \x01(\t\x12%\n\x05model\x18\x02 \x01(\x0b\x32\x16.semroute.v1.ModelInfo\x12(\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x18.semroute.v1.ModelConfig\x12)\n\tfallbacks\x18\x04 \x03(\x0b\x32\x16.semroute.v1.ModelInfo\x12\x11\n\tambiguous\x18\x05 \x01(\x08\x12\x0e\n\x06margin\x18\x06 \x01(\x01\x12*\n\ncandidates\x18\x07 \x03(\x0b\x32\x16.semroute.v1.Candidate\x12\r\n\x05rules\x18\x08 \x03(\t\x12\r\n\x05trace\x18\t \x03(\t\x12\x1e\n\x16\x65stimated_input_tokens\x18\n \x01(\x03\x12\x19\n\x11index_fingerprint\x18\x0b \x01(\t\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\'\n\x07\x63\x61scade\x18\r \x03(\x0b\x32\x16.semroute.v1.ModelInfo\x12*\n\nvalidators\x18\x0e \x03(\x0b\x32\x16.semroute.v1.Validator\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x0f \x01(\t\"B\n\tValidator\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xc2\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rlitellm_model\x18\x02 \x01(\t\x12$\n\x04tier\x18\x03 \x01(\x0e\x32\x16.semroute.v1.ModelTier\x12$\n\x1cinput_usd_per_million_tokens\x18\x04 \x01(\x01\x12%\n\x1doutput_usd_per_million_tokens\x18\x05 \x01(\x01\x12\x1d\n\x15\x63ontext_window_tokens\x18\x06 \x01(\x03\"\xc3\x01\n\x0bModelConfig\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x1e\n\x11max_output_tokens\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x36\n\x10reasoning_effort\x18\x03 \x01(\x0e\x32\x1c.semroute.v1.ReasoningEffort\x12\x12\n\x05top_p\x18\x04 \x01(\x01H\x02\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x14\n\x12_max_output_tokensB\x08\n\x06_top_p\"\x8f\x01\n\tCandidate\x12\r\n\x05route\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x34\n\x07signals\x18\x03 \x03(\x0b\x32#.semroute.v1.Candidate.SignalsEntry\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x13\n\x11ListRoutesRequest\"W\n\x12ListRoutesResponse\x12&\n\x06routes\x18\x01 \x03(\x0b\x32\x16.semroute.v1.RouteInfo\x12\x19\n\x11index_fingerprint\x18\x02 \x01(\t\"\xc3\x01\n\tRouteInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12%\n\x05model\x18\x03 \x01(\x0b\x32\x16.semroute.v1.ModelInfo\x12)\n\tfallbacks\x18\x04 \x03(\x0b\x32\x16.semroute.v1.ModelInfo\x12(\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x18.semroute.v1.ModelConfig\x12\x17\n\x0fscore_threshold\x18\x06 \x01(\x01\"\x15\n\x13GetIndexInfoRequest\"=\n\x14GetIndexInfoResponse\x12%\n\x05index\x18\x01 \x01(\x0b\x32\x16.semroute.v1.IndexInfo\"\x14\n\x12ReloadIndexRequest\"k\n\x13ReloadIndexResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12\x1c\n\x14previous_fingerprint\x18\x02 \x01(\t\x12%\n\x05index\x18\x03 \x01(\x0b\x32\x16.semroute.v1.IndexInfo\"\x9f\x02\n\tIndexInfo\x12\x1a\n\x12\x65mbedding_model_id\x18\x01 \x01(\t\x12\x1b\n\x13\x65mbedding_dimension\x18\x02 \x01(\x05\x12\x1e\n\x16\x65mbedding_model_sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x04 \x01(\t\x12\x13\n\x0broute_count\x18\x05 \x01(\x05\x12\x17\n\x0futterance_count\x18\x06 \x01(\x05\x12,\n\x08\x62uilt_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tloaded_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11last_reload_error\x18\t \x01(\t*\x86\x01\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_TIER_FRONTIER\x10\x01\x12\x12\n\x0eMODEL_TIER_MID\x10\x02\x12\x14\n\x10MODEL_TIER_LIGHT\x10\x03\x12\x1a\n\x16MODEL_TIER_SELF_HOSTED\x10\x04*\xa3\x01\n\x0fReasoningEffort\x12 \n\x1cREASONING_EFFORT_UNSPECIFIED\x10\x00\x12\x1c\n\x18REASONING_EFFORT_MINIMAL\x10\x01\x12\x18\n\x14REASONING_EFFORT_LOW\x10\x02\x12\x1b\n\x17REASONING_EFFORT_MEDIUM\x10\x03\x12\x19\n\x15REASONING_EFFORT_HIGH\x10\x04\x32\x94\x03\n\rRouterService\x12>\n\x05Route\x12\x19.semroute.v1.RouteRequest\x1a\x1a.semroute.v1.RouteResponse\x12M\n\nRouteBatch\x12\x1e.semroute.v1.RouteBatchRequest\x1a\x1f.semroute.v1.RouteBatchResponse\x12M\n\nListRoutes\x12\x1e.semroute.v1.ListRoutesRequest\x1a\x1f.semroute.v1.ListRoutesResponse\x12S\n\x0cGetIndexInfo\x12 .semroute.v1.GetIndexInfoRequest\x1a!.semroute.v1.GetIndexInfoResponse\x12P\n\x0bReloadIndex\x12\x1f.semroute.v1.ReloadIndexRequest\x1a .semroute.v1.ReloadIndexResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,46 +37,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_CANDIDATE_SIGNALSENTRY']._loaded_options = None
   _globals['_CANDIDATE_SIGNALSENTRY']._serialized_options = b'8\001'
-  _globals['_MODELTIER']._serialized_start=2207
-  _globals['_MODELTIER']._serialized_end=2341
-  _globals['_REASONINGEFFORT']._serialized_start=2344
-  _globals['_REASONINGEFFORT']._serialized_end=2507
-  _globals['_ROUTEREQUEST']._serialized_start=75
-  _globals['_ROUTEREQUEST']._serialized_end=305
-  _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_start=231
-  _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_end=278
-  _globals['_ROUTERESPONSE']._serialized_start=307
-  _globals['_ROUTERESPONSE']._serialized_end=368
-  _globals['_ROUTEBATCHREQUEST']._serialized_start=370
-  _globals['_ROUTEBATCHREQUEST']._serialized_end=434
-  _globals['_ROUTEBATCHRESPONSE']._serialized_start=436
-  _globals['_ROUTEBATCHRESPONSE']._serialized_end=503
-  _globals['_ROUTEDECISION']._serialized_start=506
-  _globals['_ROUTEDECISION']._serialized_end=848
-  _globals['_MODELINFO']._serialized_start=851
-  _globals['_MODELINFO']._serialized_end=1045
-  _globals['_MODELCONFIG']._serialized_start=1048
-  _globals['_MODELCONFIG']._serialized_end=1243
-  _globals['_CANDIDATE']._serialized_start=1246
-  _globals['_CANDIDATE']._serialized_end=1389
-  _globals['_CANDIDATE_SIGNALSENTRY']._serialized_start=1343
-  _globals['_CANDIDATE_SIGNALSENTRY']._serialized_end=1389
-  _globals['_LISTROUTESREQUEST']._serialized_start=1391
-  _globals['_LISTROUTESREQUEST']._serialized_end=1410
-  _globals['_LISTROUTESRESPONSE']._serialized_start=1412
-  _globals['_LISTROUTESRESPONSE']._serialized_end=1499
-  _globals['_ROUTEINFO']._serialized_start=1502
-  _globals['_ROUTEINFO']._serialized_end=1697
-  _globals['_GETINDEXINFOREQUEST']._serialized_start=1699
-  _globals['_GETINDEXINFOREQUEST']._serialized_end=1720
-  _globals['_GETINDEXINFORESPONSE']._serialized_start=1722
-  _globals['_GETINDEXINFORESPONSE']._serialized_end=1783
-  _globals['_RELOADINDEXREQUEST']._serialized_start=1785
-  _globals['_RELOADINDEXREQUEST']._serialized_end=1805
-  _globals['_RELOADINDEXRESPONSE']._serialized_start=1807
-  _globals['_RELOADINDEXRESPONSE']._serialized_end=1914
-  _globals['_INDEXINFO']._serialized_start=1917
-  _globals['_INDEXINFO']._serialized_end=2204
-  _globals['_ROUTERSERVICE']._serialized_start=2510
-  _globals['_ROUTERSERVICE']._serialized_end=2914
+  _globals['_MODELTIER']._serialized_start=2411
+  _globals['_MODELTIER']._serialized_end=2545
+  _globals['_REASONINGEFFORT']._serialized_start=2548
+  _globals['_REASONINGEFFORT']._serialized_end=2711
+  _globals['_ROUTEREQUEST']._serialized_start=105
+  _globals['_ROUTEREQUEST']._serialized_end=335
+  _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_start=261
+  _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_end=308
+  _globals['_ROUTERESPONSE']._serialized_start=337
+  _globals['_ROUTERESPONSE']._serialized_end=398
+  _globals['_ROUTEBATCHREQUEST']._serialized_start=400
+  _globals['_ROUTEBATCHREQUEST']._serialized_end=464
+  _globals['_ROUTEBATCHRESPONSE']._serialized_start=466
+  _globals['_ROUTEBATCHRESPONSE']._serialized_end=533
+  _globals['_ROUTEDECISION']._serialized_start=536
+  _globals['_ROUTEDECISION']._serialized_end=984
+  _globals['_VALIDATOR']._serialized_start=986
+  _globals['_VALIDATOR']._serialized_end=1052
+  _globals['_MODELINFO']._serialized_start=1055
+  _globals['_MODELINFO']._serialized_end=1249
+  _globals['_MODELCONFIG']._serialized_start=1252
+  _globals['_MODELCONFIG']._serialized_end=1447
+  _globals['_CANDIDATE']._serialized_start=1450
+  _globals['_CANDIDATE']._serialized_end=1593
+  _globals['_CANDIDATE_SIGNALSENTRY']._serialized_start=1547
+  _globals['_CANDIDATE_SIGNALSENTRY']._serialized_end=1593
+  _globals['_LISTROUTESREQUEST']._serialized_start=1595
+  _globals['_LISTROUTESREQUEST']._serialized_end=1614
+  _globals['_LISTROUTESRESPONSE']._serialized_start=1616
+  _globals['_LISTROUTESRESPONSE']._serialized_end=1703
+  _globals['_ROUTEINFO']._serialized_start=1706
+  _globals['_ROUTEINFO']._serialized_end=1901
+  _globals['_GETINDEXINFOREQUEST']._serialized_start=1903
+  _globals['_GETINDEXINFOREQUEST']._serialized_end=1924
+  _globals['_GETINDEXINFORESPONSE']._serialized_start=1926
+  _globals['_GETINDEXINFORESPONSE']._serialized_end=1987
+  _globals['_RELOADINDEXREQUEST']._serialized_start=1989
+  _globals['_RELOADINDEXREQUEST']._serialized_end=2009
+  _globals['_RELOADINDEXRESPONSE']._serialized_start=2011
+  _globals['_RELOADINDEXRESPONSE']._serialized_end=2118
+  _globals['_INDEXINFO']._serialized_start=2121
+  _globals['_INDEXINFO']._serialized_end=2408
+  _globals['_ROUTERSERVICE']._serialized_start=2714
+  _globals['_ROUTERSERVICE']._serialized_end=3118
 # @@protoc_insertion_point(module_scope)

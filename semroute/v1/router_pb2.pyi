@@ -19,6 +19,7 @@ UNAUTHENTICATED).
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -263,6 +264,9 @@ class RouteDecision(_message.Message):
     ESTIMATED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     INDEX_FINGERPRINT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASCADE_FIELD_NUMBER: _builtins.int
+    VALIDATORS_FIELD_NUMBER: _builtins.int
+    DECISION_ID_FIELD_NUMBER: _builtins.int
     route: _builtins.str
     """The chosen route (task type), e.g. "test_generation"."""
     ambiguous: _builtins.bool
@@ -275,6 +279,8 @@ class RouteDecision(_message.Message):
     """Fingerprint (SHA-256, hex) of the index that decided."""
     request_id: _builtins.str
     """The request id: the client's `x-request-id` metadata value, or a UUID the server generated."""
+    decision_id: _builtins.str
+    """Identifies this decision for ReportOutcome: issued by the server, unique across replicas (a UUID, hex)."""
     @_builtins.property
     def model(self) -> Global___ModelInfo:
         """The model to call first."""
@@ -299,6 +305,16 @@ class RouteDecision(_message.Message):
     def trace(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Human-readable reasoning, one step per entry; only filled when the request set full_trace."""
 
+    @_builtins.property
+    def cascade(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInfo]:
+        """The models to try in turn, cheapest first, escalating when an output fails the validators; empty when the
+        route declares no cascade (then `model` is tried first). Each one's context window holds the input.
+        """
+
+    @_builtins.property
+    def validators(self) -> _containers.RepeatedCompositeFieldContainer[Global___Validator]:
+        """Checks an output must pass to be accepted, in order; empty when the route declares none."""
+
     def __init__(
         self,
         *,
@@ -314,14 +330,51 @@ class RouteDecision(_message.Message):
         estimated_input_tokens: _builtins.int = ...,
         index_fingerprint: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        cascade: _abc.Iterable[Global___ModelInfo] | None = ...,
+        validators: _abc.Iterable[Global___Validator] | None = ...,
+        decision_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ambiguous", b"ambiguous", "candidates", b"candidates", "config", b"config", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ambiguous", b"ambiguous", "candidates", b"candidates", "cascade", b"cascade", "config", b"config", "decision_id", b"decision_id", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace", "validators", b"validators"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RouteDecision: _TypeAlias = RouteDecision  # noqa: Y015
+
+@_typing.final
+class Validator(_message.Message):
+    """A check of a model's output. Kinds and their parameters:
+      "json"           parses as JSON; params {"schema": <JSON Schema>} optional.
+      "regex"          params {"pattern": <regex>}: the pattern is found in the output.
+      "python_syntax"  the output, or its first fenced code block, parses as Python.
+      "max_chars"      params {"limit": <int>}: the output has at most that many characters.
+      "custom"         params {"name": <name>}: a check the calling client registered under that name.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """The kind of check, one of the above."""
+    @_builtins.property
+    def params(self) -> _struct_pb2.Struct:
+        """The kind's parameters."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        params: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "params", b"params"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Validator: _TypeAlias = Validator  # noqa: Y015
 
 @_typing.final
 class ModelInfo(_message.Message):

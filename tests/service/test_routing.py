@@ -23,8 +23,8 @@ TASKS = [
 ]
 
 
-def _without_request_id(decision: RemoteDecision) -> RemoteDecision:
-    return dataclasses.replace(decision, request_id="")
+def _without_request_id(decision: RemoteDecision) -> RemoteDecision:  # and the decision id: issued per call
+    return dataclasses.replace(decision, request_id="", decision_id="")
 
 
 def test_route_answers_test_generation(client: RouterClient) -> None:
@@ -43,7 +43,8 @@ def test_remote_decision_equals_the_local_one(client: RouterClient, default_rout
         )
         local = default_router.route(request)
 
-        assert {**remote.to_json(), "request_id": None} == {**local.to_json(), "request_id": None}
+        ids = {"request_id": None, "decision_id": None}  # issued per call by the service
+        assert {**remote.to_json(), **ids} == {**local.to_json(), **ids}
         assert remote.config == local.config
         assert remote.fallbacks == local.fallbacks
 
@@ -71,6 +72,15 @@ def test_request_id_is_echoed_or_generated(client: RouterClient) -> None:
     assert chosen.request_id == "caller-42"
     assert uuid.UUID(generated.request_id)
     assert [decision.request_id for decision in batch] == ["batch-7", "batch-7"]
+
+
+def test_every_decision_gets_a_decision_id_of_its_own(client: RouterClient) -> None:
+    single = client.route("write unit tests for the parser")
+    batch = client.route_batch(TASKS[:3])
+    ids = [single.decision_id, *(decision.decision_id for decision in batch)]
+
+    assert len(set(ids)) == 4
+    assert all(uuid.UUID(hex=decision_id) for decision_id in ids)
 
 
 def test_list_routes_matches_the_index(client: RouterClient, default_artifact: IndexArtifact) -> None:

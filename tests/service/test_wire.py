@@ -70,6 +70,7 @@ def test_decision_round_trips(default_router: Router) -> None:
     without_trace = decision_from_proto(decision_to_proto(decision, "id-1", full_trace=False))
 
     assert {**remote.to_json(), "request_id": None} == {**decision.to_json(), "request_id": None}
+    assert remote.cascade == decision.cascade and remote.validators == decision.validators
     assert remote.request_id == "id-1"
     assert without_trace.trace == () and decision.trace != ()
 
