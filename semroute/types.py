@@ -164,6 +164,42 @@ class RemoteDecision(RouteDecision):
         return {**super().to_json(), "request_id": self.request_id}
 
 
+class AttemptOutcome(StrEnum):
+    """How one attempt at executing a decision ended."""
+
+    ACCEPTED = "accepted"  # the output passed every validator
+    INVALID = "invalid"  # the output failed a validator: escalate to the next model of the cascade
+    PROVIDER_ERROR = "provider_error"  # timeout, 429, 5xx, connection error, content filter: try the next fallback
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call of one model while executing a decision: the same record in the client's result, in ReportOutcome
+    and in the outcome store.
+
+    Attributes:
+        model: Catalog name of the model called.
+        outcome: How it ended.
+        latency_ms: Wall-clock time of the call.
+        input_tokens: Prompt tokens the provider counted (0 when it did not answer).
+        output_tokens: Completion tokens the provider counted.
+        cost_usd: input and output tokens times the model's prices in the decision.
+        validator: The kind of the validator that refused the output (INVALID only).
+        message: The validator's message, or the provider error's text.
+        error_class: The provider error's class, e.g. ``RateLimitError`` (PROVIDER_ERROR only).
+    """
+
+    model: str
+    outcome: AttemptOutcome
+    latency_ms: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    validator: str = ""
+    message: str = ""
+    error_class: str = ""
+
+
 @dataclass(frozen=True)
 class RouteInfo:
     """One route of the index in service and what it leads to."""
