@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality clean
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality clean report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ route: index  ## route TEXT="..." through the local index
 
 serve: index  ## serve the router over gRPC on PORT (default 50051)
 	$(BIN)/semroute serve --port $(PORT)
+
+report: install  ## cost, acceptance and savings per task type over the last 7 days, from the default outcome store
+	$(BIN)/semroute report
 
 test: model  ## run the test suite (real model, real index)
 	$(BIN)/python -m pytest

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from semroute.index import build_index, load_index
 from semroute.route_files import load_route_set
 from semroute.router import Router
 from semroute.service import ServerConfig, create_server
+from semroute.store import StoreSettings, sqlite_url
 from semroute.types import RouteRequest
 
 QUERIES = [
@@ -67,10 +69,12 @@ def timed(action: Callable[[], Any], repeat: int) -> list[float]:
     return samples
 
 
-def service_figures(index: Path, embedder: FastEmbedEmbedder, repeat: int) -> dict[str, Any]:
+def service_figures(
+    index: Path, embedder: FastEmbedEmbedder, repeat: int, store: StoreSettings | None = None
+) -> dict[str, Any]:
     """Round trips through the real client to a real server on loopback, one at a time and from 4 threads."""
     server, port = create_server(
-        ServerConfig(host="127.0.0.1", port=0, index_path=index, watch_seconds=0), embedder=embedder
+        ServerConfig(host="127.0.0.1", port=0, index_path=index, watch_seconds=0, store=store), embedder=embedder
     )
     server.start()
     server.load()
@@ -85,6 +89,33 @@ def service_figures(index: Path, embedder: FastEmbedEmbedder, repeat: int) -> di
     finally:
         server.stop(drain_seconds=0, grace_seconds=1)
     return {"grpc_route_one": percentiles(single), "grpc_4_threads_per_s": round(throughput, 1)}
+
+
+def store_overhead(index: Path, embedder: FastEmbedEmbedder, repeat: int, store: StoreSettings) -> float:
+    """p50 of routing over gRPC with every decision recorded, over p50 with no store: two servers, called in turn so
+    that both see the same machine."""
+    servers = [
+        create_server(
+            ServerConfig(host="127.0.0.1", port=0, index_path=index, watch_seconds=0, store=settings), embedder=embedder
+        )
+        for settings in (None, store)
+    ]
+    samples: list[list[float]] = [[], []]
+    try:
+        clients = []
+        for server, port in servers:
+            server.start()
+            server.load()
+            clients.append(RouterClient(f"127.0.0.1:{port}"))
+        for _ in range(repeat * 2):
+            for client, seconds in zip(clients, samples, strict=True):
+                seconds.extend(timed(partial(client.route, QUERIES[0]), 1))
+    finally:
+        for client in clients:
+            client.close()
+        for server, _ in servers:
+            server.stop(drain_seconds=0, grace_seconds=1)
+    return round(statistics.median(samples[1]) / statistics.median(samples[0]), 3)
 
 
 def interpreter_seconds(python: Path, code: str) -> float:
@@ -155,7 +186,8 @@ def main() -> None:
         full = build_index(route_set, path, embedder, progress=False)
         again = build_index(route_set, path, embedder, progress=False)
         router = Router(load_index(path), embedder)
-        service = service_figures(path, embedder, args.repeat)
+        service = service_figures(path, embedder, args.repeat)  # no outcome store
+        store_ratio = store_overhead(path, embedder, args.repeat, StoreSettings(sqlite_url(Path(scratch) / "o.db")))
 
     requests = [RouteRequest(text) for text in QUERIES]
     vectors = embedder.embed(QUERIES)
@@ -190,6 +222,8 @@ def main() -> None:
         "batch_per_text_over_single": round(figures["route_batch64_per_text_ms"] / figures["route_one"]["p50_ms"], 3),
         "incremental_over_full_build": round(again.seconds / full.seconds, 3),
         "grpc_over_in_process": round(service["grpc_route_one"]["p50_ms"] / figures["route_one"]["p50_ms"], 3),
+        # routing with every decision recorded (SQLite, this run) over routing with no store; target <= 1.05
+        "store_overhead_p50_ratio": store_ratio,
         "client_import_over_grpc_ratio": round(imports["client_import_ms"] / imports["grpc_protobuf_import_ms"], 2),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,9 @@ _LAZY_COMMANDS: dict[str, _LazyCommand] = {
     "routes-from-dataset": _LazyCommand(
         "semroute.quality.cli:routes_from_dataset", "server", "Write a routes folder from labelled training data."
     ),
+    "report": _LazyCommand(
+        "semroute.report.cli:report", "server", "Cost, acceptance and savings per task type from the outcome store."
+    ),
 }
 
 

@@ -13,6 +13,11 @@ exactly one place::
     │   └── IndexModelMismatchError           the index was built with another model
     ├── RequestError (ValueError)             a routing request is invalid                 exit 2
     ├── NotReadyError (RuntimeError)          the router has no index loaded yet
+    ├── UnknownDecisionError (LookupError)    an outcome names a decision the store has no record of
+    ├── StoreError (RuntimeError)             the outcome store cannot be used
+    │   ├── StoreVersionError                 it was written by a newer semroute (schema version)  exit 2
+    │   ├── StoreUnavailableError             a write failed (locked file, unreachable database)
+    │   └── StoreFullError                    its write queue is full
     └── MissingExtraError (ImportError)       a command needs an extra not installed here  exit 5
 """
 
@@ -90,6 +95,28 @@ class RequestError(SemrouteError, ValueError):
 
 class NotReadyError(SemrouteError, RuntimeError):
     """The router has no index loaded yet."""
+
+
+class UnknownDecisionError(SemrouteError, LookupError):
+    """An outcome or quality score names a decision_id that the outcome store has no record of."""
+
+
+class StoreError(SemrouteError, RuntimeError):
+    """The outcome store cannot be used."""
+
+
+class StoreVersionError(StoreError):
+    """The store's schema was written by a newer version of semroute; this one refuses to touch it."""
+
+    exit_code = 2
+
+
+class StoreUnavailableError(StoreError):
+    """A write to the store failed: a locked or full SQLite file, an unreachable PostgreSQL."""
+
+
+class StoreFullError(StoreError):
+    """The store's write queue is full: the database cannot keep up (or is unavailable)."""
 
 
 class MissingExtraError(SemrouteError, ImportError):

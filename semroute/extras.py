@@ -24,8 +24,11 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
         "litellm",
         "grpc_reflection",
         "jsonschema",
+        "sqlalchemy",
     ),
     "eval": ("matplotlib",),
+    "store": ("psycopg",),
+    "llm": ("litellm",),
 }
 
 

@@ -117,10 +117,15 @@ class Router:
         return sum(min(estimate_tokens(request.text), limit) + 2 for request in requests)
 
     def _route_valid(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
+        return self.route_embedded(requests)[0]
+
+    def route_embedded(self, requests: Sequence[RouteRequest]) -> tuple[list[RouteDecision], Vectors]:
+        """Decide already validated requests with one embedding call, and return their query vectors too (row ``i``
+        is ``requests[i]``): the outcome store keeps them, and embedding again would double the cost."""
         if not requests:
-            return []
+            return [], np.empty((0, self._embedder.identity.dim), dtype=np.float32)
         vectors = self._embedder.embed([request.text for request in requests])
-        return self.route_vectors(vectors, requests)
+        return self.route_vectors(vectors, requests), vectors
 
     def route_vectors(self, vectors: Vectors, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         """Decide requests whose texts are already embedded (row ``i`` of ``vectors`` is ``requests[i]``)."""

@@ -201,6 +201,45 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class OutcomeReport:
+    """How executing one decision went, as ReportOutcome sends it and the outcome store keeps it.
+
+    Attributes:
+        decision_id: The decision's ``decision_id``.
+        attempts: Every model call made, in order.
+        accepted: Whether one of them produced an accepted output.
+        quality_score: 1 (bad) to 5 (excellent); None when nobody judged the output.
+        labels: Free-form labels.
+    """
+
+    decision_id: str
+    attempts: tuple[Attempt, ...]
+    accepted: bool
+    quality_score: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """A quality score (1-5) given after the outcome, with labels added to the decision's."""
+
+    decision_id: str
+    score: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """The outcome store's counters since the server started (all 0 and ``enabled`` False without a store)."""
+
+    enabled: bool = False
+    decisions_recorded: int = 0
+    decisions_dropped: int = 0  # queue full, or the batch failed to commit
+    store_errors: int = 0  # failed commits
+    outcomes_recorded: int = 0  # outcomes and quality scores
+
+
+@dataclass(frozen=True)
 class RouteInfo:
     """One route of the index in service and what it leads to."""
 

@@ -16,9 +16,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from semroute.types import (
     REASONING_EFFORTS,
+    Attempt,
+    AttemptOutcome,
     Candidate,
     IndexInfo,
     ModelConfig,
+    OutcomeReport,
+    QualityReport,
     ReloadResult,
     RemoteDecision,
     ResolvedModel,
@@ -26,6 +30,7 @@ from semroute.types import (
     RouteInfo,
     RouteRequest,
     ServingStatus,
+    StoreStats,
     Tier,
     ValidatorSpec,
 )
@@ -42,6 +47,7 @@ REQUEST_ID_KEY = "x-request-id"  # metadata key of the request id, both ways
 
 _TIER_PREFIX = "MODEL_TIER_"
 _EFFORT_PREFIX = "REASONING_EFFORT_"
+_OUTCOME_PREFIX = "ATTEMPT_OUTCOME_"
 
 
 def tier_to_proto(tier: Tier) -> pb.ModelTier.ValueType:
@@ -279,6 +285,121 @@ def reload_result_to_proto(result: ReloadResult) -> pb.ReloadIndexResponse:
 def reload_result_from_proto(message: pb.ReloadIndexResponse) -> ReloadResult:
     """Inverse of :func:`reload_result_to_proto`."""
     return ReloadResult(message.changed, message.previous_fingerprint, index_info_from_proto(message.index))
+
+
+def attempt_outcome_to_proto(outcome: AttemptOutcome) -> pb.AttemptOutcome.ValueType:
+    """The proto enum value of an attempt's outcome."""
+    return pb.AttemptOutcome.Value(_OUTCOME_PREFIX + outcome.name)
+
+
+def attempt_outcome_from_proto(value: pb.AttemptOutcome.ValueType) -> AttemptOutcome:
+    """The outcome of a proto enum value.
+
+    Raises:
+        ValueError: the value is UNSPECIFIED or unknown to this version.
+    """
+    name = pb.AttemptOutcome.Name(value).removeprefix(_OUTCOME_PREFIX) if value in pb.AttemptOutcome.values() else ""
+    if name not in AttemptOutcome.__members__:
+        raise ValueError(f"attempt outcome {name or value} has no semroute equivalent")
+    return AttemptOutcome[name]
+
+
+def attempt_to_proto(attempt: Attempt) -> pb.Attempt:
+    """One model call as an ``Attempt`` message."""
+    return pb.Attempt(
+        model=attempt.model,
+        outcome=attempt_outcome_to_proto(attempt.outcome),
+        latency_ms=attempt.latency_ms,
+        input_tokens=attempt.input_tokens,
+        output_tokens=attempt.output_tokens,
+        cost_usd=attempt.cost_usd,
+        validator=attempt.validator,
+        message=attempt.message,
+        error_class=attempt.error_class,
+    )
+
+
+def attempt_from_proto(message: pb.Attempt) -> Attempt:
+    """Inverse of :func:`attempt_to_proto`.
+
+    Raises:
+        ValueError: the outcome is UNSPECIFIED or unknown to this version.
+    """
+    return Attempt(
+        model=message.model,
+        outcome=attempt_outcome_from_proto(message.outcome),
+        latency_ms=message.latency_ms,
+        input_tokens=message.input_tokens,
+        output_tokens=message.output_tokens,
+        cost_usd=message.cost_usd,
+        validator=message.validator,
+        message=message.message,
+        error_class=message.error_class,
+    )
+
+
+def outcome_report_to_proto(report: OutcomeReport) -> pb.ReportOutcomeRequest:
+    """An outcome as a ``ReportOutcomeRequest``."""
+    return pb.ReportOutcomeRequest(
+        decision_id=report.decision_id,
+        attempts=[attempt_to_proto(attempt) for attempt in report.attempts],
+        accepted=report.accepted,
+        quality_score=report.quality_score,
+        labels=dict(report.labels),
+    )
+
+
+def outcome_report_from_proto(message: pb.ReportOutcomeRequest) -> OutcomeReport:
+    """Inverse of :func:`outcome_report_to_proto`.
+
+    Raises:
+        ValueError: an attempt's outcome is UNSPECIFIED or unknown (the message names the attempt).
+    """
+    attempts = []
+    for position, attempt in enumerate(message.attempts):
+        try:
+            attempts.append(attempt_from_proto(attempt))
+        except ValueError as error:
+            raise ValueError(f"attempts[{position}].outcome: {error}") from None
+    return OutcomeReport(
+        decision_id=message.decision_id,
+        attempts=tuple(attempts),
+        accepted=message.accepted,
+        quality_score=message.quality_score if message.HasField("quality_score") else None,
+        labels=dict(message.labels),
+    )
+
+
+def quality_report_to_proto(report: QualityReport) -> pb.ReportQualityRequest:
+    """A later quality score as a ``ReportQualityRequest``."""
+    return pb.ReportQualityRequest(decision_id=report.decision_id, score=report.score, labels=dict(report.labels))
+
+
+def quality_report_from_proto(message: pb.ReportQualityRequest) -> QualityReport:
+    """Inverse of :func:`quality_report_to_proto`."""
+    return QualityReport(message.decision_id, message.score, dict(message.labels))
+
+
+def store_stats_to_proto(stats: StoreStats) -> pb.StoreStats:
+    """The outcome store's counters as a ``StoreStats`` message."""
+    return pb.StoreStats(
+        enabled=stats.enabled,
+        decisions_recorded=stats.decisions_recorded,
+        decisions_dropped=stats.decisions_dropped,
+        store_errors=stats.store_errors,
+        outcomes_recorded=stats.outcomes_recorded,
+    )
+
+
+def store_stats_from_proto(message: pb.StoreStats) -> StoreStats:
+    """Inverse of :func:`store_stats_to_proto`."""
+    return StoreStats(
+        enabled=message.enabled,
+        decisions_recorded=message.decisions_recorded,
+        decisions_dropped=message.decisions_dropped,
+        store_errors=message.store_errors,
+        outcomes_recorded=message.outcomes_recorded,
+    )
 
 
 def serving_status_from_proto(message: health_pb2.HealthCheckResponse) -> ServingStatus:

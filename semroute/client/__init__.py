@@ -16,10 +16,12 @@ a failed call::
 
 from semroute.client._async import AsyncRouterClient
 from semroute.client._channel import DEFAULT_DEADLINES, DEFAULT_TARGET, SERVICE_CONFIG, ClientTls, Deadlines
-from semroute.client._core import BatchOptions, CallOptions, RouteOptions
+from semroute.client._core import BatchOptions, CallOptions, OutcomeOptions, ReportOptions, RouteOptions
 from semroute.client._errors import ServiceError
 from semroute.client._sync import RouterClient
 from semroute.types import (
+    Attempt,
+    AttemptOutcome,
     Candidate,
     IndexInfo,
     ModelConfig,
@@ -29,6 +31,7 @@ from semroute.types import (
     RouteInfo,
     RouteRequest,
     ServingStatus,
+    StoreStats,
     Tier,
 )
 
@@ -37,6 +40,8 @@ __all__ = [
     "DEFAULT_TARGET",
     "SERVICE_CONFIG",
     "AsyncRouterClient",
+    "Attempt",
+    "AttemptOutcome",
     "BatchOptions",
     "CallOptions",
     "Candidate",
@@ -44,7 +49,9 @@ __all__ = [
     "Deadlines",
     "IndexInfo",
     "ModelConfig",
+    "OutcomeOptions",
     "ReloadResult",
+    "ReportOptions",
     "RemoteDecision",
     "ResolvedModel",
     "RouteInfo",
@@ -53,5 +60,6 @@ __all__ = [
     "RouterClient",
     "ServiceError",
     "ServingStatus",
+    "StoreStats",
     "Tier",
 ]

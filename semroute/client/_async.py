@@ -5,14 +5,36 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import grpc
 from grpc import aio
 
-from semroute.client._core import Attempts, BatchOptions, Call, CallOptions, ClientCore, RouteOptions
-from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
+from semroute.client._core import (
+    Attempts,
+    BatchOptions,
+    Call,
+    CallOptions,
+    ClientCore,
+    OutcomeOptions,
+    ReportOptions,
+    RouteOptions,
+)
+from semroute.types import (
+    Attempt,
+    IndexInfo,
+    ReloadResult,
+    RemoteDecision,
+    RouteInfo,
+    RouteRequest,
+    ServingStatus,
+    StoreStats,
+)
 from semroute.wire import SERVICE_NAME
+
+if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
+    from semroute.execution import Completion, CompletionOptions
+    from semroute.execution.request import Task
 
 _Result = TypeVar("_Result")
 
@@ -51,6 +73,26 @@ class AsyncRouterClient(ClientCore):
     async def health(self, service: str = SERVICE_NAME, **options: Unpack[CallOptions]) -> ServingStatus:
         """See :meth:`RouterClient.health`."""
         return await self._send(self._health_call(service, options))
+
+    async def report_outcome(
+        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[OutcomeOptions]
+    ) -> None:
+        """See :meth:`RouterClient.report_outcome`."""
+        await self._send(self._report_outcome_call(decision_id, attempts, accepted, options))
+
+    async def report_quality(self, decision_id: str, score: int, **options: Unpack[ReportOptions]) -> None:
+        """See :meth:`RouterClient.report_quality`."""
+        await self._send(self._report_quality_call(decision_id, score, options))
+
+    async def stats(self, **options: Unpack[CallOptions]) -> StoreStats:
+        """See :meth:`RouterClient.stats`."""
+        return await self._send(self._stats_call(options))
+
+    async def complete(self, task: Task, **options: Unpack[CompletionOptions]) -> Completion:
+        """See :meth:`RouterClient.complete`; models are called with ``litellm.acompletion``."""
+        from semroute.execution.complete import complete_async
+
+        return await complete_async(self.route, task, options)
 
     async def close(self) -> None:
         """Close the channels; calls in progress are cancelled."""

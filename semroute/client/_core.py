@@ -28,7 +28,18 @@ from semroute.client._channel import (
     channel_target,
 )
 from semroute.client._errors import ServiceError
-from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
+from semroute.types import (
+    Attempt,
+    IndexInfo,
+    OutcomeReport,
+    QualityReport,
+    ReloadResult,
+    RemoteDecision,
+    RouteInfo,
+    RouteRequest,
+    ServingStatus,
+    StoreStats,
+)
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
 
@@ -79,6 +90,26 @@ class RouteOptions(BatchOptions, total=False):
     metadata: Mapping[str, str] | None
     input_tokens: int | None
     top_k: int | None
+
+
+class ReportOptions(CallOptions, total=False):
+    """Options of a quality report.
+
+    Attributes:
+        labels: Free-form labels, e.g. ``{"reviewer": "qa"}`` (at most 32; keys as metadata keys).
+    """
+
+    labels: Mapping[str, str] | None
+
+
+class OutcomeOptions(ReportOptions, total=False):
+    """Options of an outcome report.
+
+    Attributes:
+        quality_score: 1 (bad) to 5 (excellent); None when nobody judged the output.
+    """
+
+    quality_score: int | None
 
 
 @dataclass(frozen=True)
@@ -235,6 +266,22 @@ class ClientCore:
         request = pb.ReloadIndexRequest()
         return self._call("ReloadIndex", request, self._deadlines.reload, options, wire.reload_result_from_proto)
 
+    def _report_outcome_call(
+        self, decision_id: str, attempts: Sequence[Attempt], accepted: bool, options: OutcomeOptions
+    ) -> Call[None]:
+        labels = options.get("labels") or {}
+        report = OutcomeReport(decision_id, tuple(attempts), accepted, options.get("quality_score"), labels)
+        message = wire.outcome_report_to_proto(report)
+        # replaces any earlier report of the decision: sending it twice does no harm
+        return self._call("ReportOutcome", message, self._deadlines.call, options, _read_nothing, idempotent=True)
+
+    def _report_quality_call(self, decision_id: str, score: int, options: ReportOptions) -> Call[None]:
+        message = wire.quality_report_to_proto(QualityReport(decision_id, score, options.get("labels") or {}))
+        return self._call("ReportQuality", message, self._deadlines.call, options, _read_nothing, idempotent=True)
+
+    def _stats_call(self, options: CallOptions) -> Call[StoreStats]:
+        return self._call("GetStats", pb.GetStatsRequest(), self._deadlines.call, options, _read_stats)
+
     def _health_call(self, service: str, options: CallOptions) -> Call[ServingStatus]:
         from grpc_health.v1 import health_pb2
 
@@ -271,3 +318,11 @@ def _read_routes(response: pb.ListRoutesResponse) -> list[RouteInfo]:
 
 def _read_index(response: pb.GetIndexInfoResponse) -> IndexInfo:
     return wire.index_info_from_proto(response.index)
+
+
+def _read_nothing(response: Message) -> None:
+    return None
+
+
+def _read_stats(response: pb.GetStatsResponse) -> StoreStats:
+    return wire.store_stats_from_proto(response.stats)

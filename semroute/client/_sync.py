@@ -5,13 +5,35 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import grpc
 
-from semroute.client._core import Attempts, BatchOptions, Call, CallOptions, ClientCore, RouteOptions
-from semroute.types import IndexInfo, ReloadResult, RemoteDecision, RouteInfo, RouteRequest, ServingStatus
+from semroute.client._core import (
+    Attempts,
+    BatchOptions,
+    Call,
+    CallOptions,
+    ClientCore,
+    OutcomeOptions,
+    ReportOptions,
+    RouteOptions,
+)
+from semroute.types import (
+    Attempt,
+    IndexInfo,
+    ReloadResult,
+    RemoteDecision,
+    RouteInfo,
+    RouteRequest,
+    ServingStatus,
+    StoreStats,
+)
 from semroute.wire import SERVICE_NAME
+
+if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
+    from semroute.execution import Completion, CompletionOptions
+    from semroute.execution.request import Task
 
 _Result = TypeVar("_Result")
 
@@ -61,6 +83,52 @@ class RouterClient(ClientCore):
     def health(self, service: str = SERVICE_NAME, **options: Unpack[CallOptions]) -> ServingStatus:
         """The server's health for ``service`` (``""``: the whole server)."""
         return self._send(self._health_call(service, options))
+
+    def report_outcome(
+        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[OutcomeOptions]
+    ) -> None:
+        """Record how executing a decision went; returns once the server has committed it to its outcome store.
+        Reporting the same decision again replaces the earlier report.
+
+        Raises:
+            ServiceError: NOT_FOUND for a decision the store has no record of; INVALID_ARGUMENT names the field
+                (``quality_score`` outside 1-5...); RESOURCE_EXHAUSTED or UNAVAILABLE when the store is busy or down.
+        """
+        self._send(self._report_outcome_call(decision_id, attempts, accepted, options))
+
+    def report_quality(self, decision_id: str, score: int, **options: Unpack[ReportOptions]) -> None:
+        """Record a quality score from 1 to 5 (and labels) given after the outcome; returns once committed.
+
+        Raises:
+            ServiceError: as :meth:`report_outcome` (INVALID_ARGUMENT ``score: ...`` outside 1-5).
+        """
+        self._send(self._report_quality_call(decision_id, score, options))
+
+    def stats(self, **options: Unpack[CallOptions]) -> StoreStats:
+        """The server's outcome store counters: decisions recorded and dropped, store errors, outcomes recorded."""
+        return self._send(self._stats_call(options))
+
+    def complete(self, task: Task, **options: Unpack[CompletionOptions]) -> Completion:
+        """Route ``task`` (a text, or chat messages: routed on the last user message) and have the decision's models
+        answer it through litellm (needs ``pip install 'semroute[llm]'``).
+
+        The cascade's models (or the decision's model) are tried in turn, cheapest first, escalating when an output
+        fails a validator; a provider failure moves on to the first fallback not yet called. See
+        :mod:`semroute.execution.attempts` for the policy and :class:`~semroute.execution.CompletionOptions` for
+        ``options``.
+
+        Returns:
+            The accepted output, the model that produced it, the decision and every attempt with its cost.
+
+        Raises:
+            CompletionError: no model gave an accepted output, or the deadline passed; it carries every attempt.
+            UnknownCustomValidatorError: a ``custom`` validator that ``validators=`` does not register.
+            ServiceError: the routing call failed.
+            MissingExtraError: the ``llm`` extra is not installed.
+        """
+        from semroute.execution.complete import complete
+
+        return complete(self.route, task, options)
 
     def close(self) -> None:
         """Close the channels; calls in progress are cancelled."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from semroute.environment import default_index_path
 from semroute.errors import ConfigError
 from semroute.service._admission import AdmissionLimits
+from semroute.store import StoreSettings
 from semroute.wire import MAX_MESSAGE_BYTES
 
 DEFAULT_HOST = "0.0.0.0"  # all interfaces: Kubernetes probes dial the pod IP
@@ -26,6 +27,9 @@ DEFAULT_WATCH_SECONDS = 1.0
 DEFAULT_RELOAD_SECONDS = 60.0  # how long a ReloadIndex call waits for its reload
 # Threads beyond the admitted calls: health checks, ListRoutes and refusals always find one free.
 SPARE_THREADS = 16
+# ReportOutcome and ReportQuality calls waiting for their commit at once; more get RESOURCE_EXHAUSTED. They bypass
+# routing admission (they embed nothing) and have threads of their own, so they can never starve routing or health.
+DEFAULT_MAX_WAITING_REPORTS = 16
 
 # Keepalive from grpc's keepalive guide: ping idle connections every minute, accept client pings every 30 s, and
 # recycle connections after 10 minutes so that an L4 balancer gets to spread them.
@@ -92,6 +96,8 @@ class ServerConfig:
         admin_token: The token that may also call ReloadIndex. With ``token`` set and no admin token, ReloadIndex
             is refused to everyone (reloads come from the file watch and SIGHUP); with no token at all, it is open.
         health_port: Also serve health checks, in plaintext, on this port (for probes that cannot do TLS).
+        store: The outcome store (default: SQLite at ``$SEMROUTE_HOME/outcomes.db``); None runs without one.
+        max_waiting_reports: Outcome reports waiting for their commit at once; more get RESOURCE_EXHAUSTED.
     """
 
     host: str = DEFAULT_HOST
@@ -109,12 +115,14 @@ class ServerConfig:
     admin_token: str | None = field(default=None, repr=False)
     health_port: int | None = None
     reload_seconds: float = DEFAULT_RELOAD_SECONDS
+    store: StoreSettings | None = field(default_factory=StoreSettings)
+    max_waiting_reports: int = DEFAULT_MAX_WAITING_REPORTS
 
     def __post_init__(self) -> None:
         problems = [
             f"port must be between 0 and 65535, got {self.port}" if not 0 <= self.port <= 65535 else "",
-            "compute_slots, max_concurrent_rpcs and max_admitted_tokens must be at least 1"
-            if min(self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens) < 1
+            "compute_slots, max_concurrent_rpcs, max_admitted_tokens and max_waiting_reports must be at least 1"
+            if min(self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens, self.max_waiting_reports) < 1
             else "",
             "health_port must be between 1 and 65535"
             if self.health_port is not None and not 1 <= self.health_port <= 65535
@@ -135,8 +143,8 @@ class ServerConfig:
 
     @property
     def threads(self) -> int:
-        """Threads answering RPCs: every admitted routing call may hold one while it waits, plus spares."""
-        return self.max_concurrent_rpcs + SPARE_THREADS
+        """Threads answering RPCs: every admitted routing call and waiting report may hold one, plus spares."""
+        return self.max_concurrent_rpcs + self.max_waiting_reports + SPARE_THREADS
 
     @property
     def address(self) -> str:

@@ -6,12 +6,17 @@ error                           status code          when
 RequestError                    INVALID_ARGUMENT     a request field is wrong, or the message does not parse; the
                                                      message starts with the field
 NotReadyError                   UNAVAILABLE          no index loaded yet (shutdown: the library answers UNAVAILABLE)
+StoreUnavailableError           UNAVAILABLE          the outcome store could not commit a report (retry later)
 OverloadedError                 RESOURCE_EXHAUSTED   the work already admitted is all the server takes on
+StoreFullError                  RESOURCE_EXHAUSTED   the outcome store's write queue, or the reports waiting for
+                                                     it, are at their bound
+UnknownDecisionError            NOT_FOUND            a report names a decision the outcome store has no record of
 DeadlineExpiredError            DEADLINE_EXCEEDED    the deadline passed before the work started
 CallCancelledError              CANCELLED            the caller went away while the call waited its turn
 AdminOnlyError                  PERMISSION_DENIED    ReloadIndex without the admin token
 IndexArtifactError              FAILED_PRECONDITION  a reload found a corrupt artifact or one built for another model
 ModelError, ConfigError         FAILED_PRECONDITION  the server's own model or settings are unusable
+StoreError                      FAILED_PRECONDITION  a report sent to a server without an outcome store
 anything else                   INTERNAL             a bug: fixed message to the caller, traceback to the log
 ==============================  ===================  =========================================================
 """
@@ -27,6 +32,10 @@ from semroute.errors import (
     NotReadyError,
     RequestError,
     SemrouteError,
+    StoreError,
+    StoreFullError,
+    StoreUnavailableError,
+    UnknownDecisionError,
 )
 
 INTERNAL_MESSAGE = "internal error; the server log has the details under this call's x-request-id"
@@ -56,13 +65,17 @@ class AdminOnlyError(SemrouteError, PermissionError):
 _STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (StoreUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (OverloadedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StoreFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UnknownDecisionError, grpc.StatusCode.NOT_FOUND),
     (DeadlineExpiredError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (CallCancelledError, grpc.StatusCode.CANCELLED),
     (AdminOnlyError, grpc.StatusCode.PERMISSION_DENIED),
     (IndexArtifactError, grpc.StatusCode.FAILED_PRECONDITION),
     (ModelError, grpc.StatusCode.FAILED_PRECONDITION),
     (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+    (StoreError, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
 

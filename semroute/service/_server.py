@@ -31,6 +31,7 @@ from semroute.service._interceptors import BearerTokenInterceptor, RequestInterc
 from semroute.service._live_router import LiveRouter, LoadOutcome
 from semroute.service._servicer import RouterServicer, router_service_handler
 from semroute.service._watcher import ArtifactWatcher
+from semroute.store import OutcomeStore
 from semroute.wire import SERVICE_NAME
 
 logger = logging.getLogger("semroute.service")
@@ -52,6 +53,7 @@ class RouterServer:
         watcher: ArtifactWatcher,
         admission: Admission,
         health_server: grpc.Server | None = None,
+        store: OutcomeStore | None = None,
     ) -> None:
         """Use :func:`create_server` rather than this constructor."""
         self._server = server
@@ -61,6 +63,12 @@ class RouterServer:
         self._watcher = watcher
         self._admission = admission
         self._health_server = health_server
+        self._store = store
+
+    @property
+    def store(self) -> OutcomeStore | None:
+        """The outcome store, if the server records decisions."""
+        return self._store
 
     @property
     def admitted_calls(self) -> int:
@@ -110,6 +118,8 @@ class RouterServer:
         stopped.wait(grace_seconds + 1.0)
         if self._health_server is not None:
             self._health_server.stop(0)
+        if self._store is not None:
+            self._store.close()  # commits what the calls above queued
 
     def stop(self, drain_seconds: float | None = None, grace_seconds: float | None = None) -> None:
         """Shut down gracefully: NOT_SERVING, drain, then stop with a grace period (defaults from the config)."""
@@ -134,6 +144,7 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
 
     Raises:
         ConfigError: the address cannot be bound, or a TLS file cannot be read.
+        StoreVersionError: the outcome store was written by a newer semroute.
     """
     live = LiveRouter(config.index_path, embedder)
     health_servicer = health.HealthServicer(
@@ -148,18 +159,29 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
     server = grpc.server(executor, interceptors=[*interceptors, RequestInterceptor()], options=server_options())
     watcher = ArtifactWatcher(live, config.watch_seconds)
     admission = Admission(config.admission)
-    server.add_generic_rpc_handlers(
-        (router_service_handler(RouterServicer(live, admission, watcher, config.reload_seconds)),)
+    port = _bind(server, config)
+    health_server = _health_server(health_servicer, config) if config.health_port is not None else None
+    # opened once the ports are ours: a server that cannot bind touches no store
+    store = OutcomeStore.open(config.store) if config.store is not None else None
+    servicer = RouterServicer(
+        live, admission, watcher, config.reload_seconds, store=store, max_waiting_reports=config.max_waiting_reports
     )
+    server.add_generic_rpc_handlers((router_service_handler(servicer),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if config.reflection:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
-    port = _bind(server, config)
-    health_server = _health_server(health_servicer, config) if config.health_port is not None else None
-    return RouterServer(
-        server, live, health_servicer, config, watcher=watcher, admission=admission, health_server=health_server
-    ), port
+    running = RouterServer(
+        server,
+        live,
+        health_servicer,
+        config,
+        watcher=watcher,
+        admission=admission,
+        health_server=health_server,
+        store=store,
+    )
+    return running, port
 
 
 def _health_server(health_servicer: health.HealthServicer, config: ServerConfig) -> grpc.Server:

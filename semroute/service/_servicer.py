@@ -5,8 +5,10 @@ themselves: grpc's own parsing fails before any interceptor runs, so a malformed
 invalid UTF-8 in a string) would get INTERNAL with a traceback and no request id. Parsed here, it is a
 :class:`MalformedRequestError`: INVALID_ARGUMENT, with the request id and one log line like any other bad request.
 
-Routing calls pass admission control (:mod:`._admission`) before they embed anything. Methods raise semroute errors
-and never touch status codes; the request interceptor maps them.
+Routing calls pass admission control (:mod:`._admission`) before they embed anything. Each decision is handed to the
+outcome store on the way out (enqueued, never waited for). Reports (ReportOutcome, ReportQuality) bypass admission:
+they embed nothing, and what bounds them is the store's queue and the reports that may wait for a commit at once.
+Methods raise semroute errors and never touch status codes; the request interceptor maps them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import replace
@@ -25,24 +28,42 @@ from google.protobuf.message import DecodeError, Message
 
 from semroute import wire
 from semroute.decision import Policy
-from semroute.errors import RequestError
+from semroute.embedding import Vectors
+from semroute.errors import RequestError, StoreError, StoreFullError
 from semroute.router import Router, validate_batch, validate_request
 from semroute.service._admission import Admission
 from semroute.service._errors import AdminOnlyError, DeadlineExpiredError, MalformedRequestError
 from semroute.service._interceptors import annotate, current_request_id, is_admin_call
 from semroute.service._live_router import LiveRouter, LoadOutcome, Snapshot
 from semroute.service._watcher import ArtifactWatcher
-from semroute.types import IndexInfo, ReloadResult, RouteDecision, RouteInfo, RouteRequest
+from semroute.store import (
+    OutcomeStore,
+    PendingDecision,
+    utc_now,
+    validate_outcome_report,
+    validate_quality_report,
+)
+from semroute.types import IndexInfo, ReloadResult, RouteDecision, RouteInfo, RouteRequest, StoreStats
 from semroute.v1 import router_pb2 as pb
 
 MAX_BATCH_REQUESTS = 256
+REPORT_WAIT_SECONDS = 30.0  # how long a report without a deadline waits for its commit
 _SERVICE = pb.DESCRIPTOR.services_by_name["RouterService"]
 
 
 class RouterServicer:
     """Answers RouterService calls with the index in service, within the admission limits."""
 
-    def __init__(self, live: LiveRouter, admission: Admission, watcher: ArtifactWatcher, reload_seconds: float) -> None:
+    def __init__(
+        self,
+        live: LiveRouter,
+        admission: Admission,
+        watcher: ArtifactWatcher,
+        reload_seconds: float,
+        *,
+        store: OutcomeStore | None = None,
+        max_waiting_reports: int = 16,
+    ) -> None:
         """Serve whatever ``live`` holds at the time of each call.
 
         Args:
@@ -50,11 +71,15 @@ class RouterServicer:
             admission: Bounds and schedules the routing work.
             watcher: Runs reloads off the request threads and coalesces concurrent ones.
             reload_seconds: How long a ReloadIndex call waits for its reload.
+            store: Where decisions and outcomes are recorded; None: nowhere (reports get FAILED_PRECONDITION).
+            max_waiting_reports: Reports that may wait for their commit at once; more get RESOURCE_EXHAUSTED.
         """
         self._live = live
         self._admission = admission
         self._watcher = watcher
         self._reload_seconds = reload_seconds
+        self._store = store
+        self._report_slots = threading.BoundedSemaphore(max_waiting_reports)
 
     def Route(self, request: pb.RouteRequest, context: grpc.ServicerContext) -> pb.RouteResponse:
         """Decide one task."""
@@ -62,7 +87,9 @@ class RouterServicer:
         task = wire.request_from_proto(request)
         validate_request(task)
         with self._admitted(router, [task], context):
-            decision = _issued(router.route(task))
+            decisions, vectors = router.route_embedded([task])
+        decision = _issued(decisions[0])
+        self._record([decision], [task], vectors)
         return pb.RouteResponse(
             decision=wire.decision_to_proto(decision, current_request_id(), full_trace=request.full_trace)
         )
@@ -76,7 +103,9 @@ class RouterServicer:
         tasks = [wire.request_from_proto(item) for item in request.requests]
         validate_batch(tasks)  # before admission: an invalid batch takes no place in the queue
         with self._admitted(router, tasks, context):
-            decisions = [_issued(decision) for decision in router.route_batch(tasks)]
+            decided, vectors = router.route_embedded(tasks)
+        decisions = [_issued(decision) for decision in decided]
+        self._record(decisions, tasks, vectors)
         request_id = current_request_id()
         return pb.RouteBatchResponse(
             decisions=[
@@ -106,6 +135,63 @@ class RouterServicer:
             raise DeadlineExpiredError(f"the reload did not finish within {self._reload_seconds:.0f} s") from None
         result = ReloadResult(outcome.changed, outcome.previous_fingerprint, self._index_info(outcome.snapshot))
         return wire.reload_result_to_proto(result)
+
+    def ReportOutcome(
+        self, request: pb.ReportOutcomeRequest, context: grpc.ServicerContext
+    ) -> pb.ReportOutcomeResponse:
+        """Record how executing a decision went; answer once it is committed."""
+        try:
+            report = wire.outcome_report_from_proto(request)
+        except ValueError as error:
+            field, _, reason = str(error).partition(": ")
+            raise RequestError(field, reason) from None
+        validate_outcome_report(report)
+        annotate(decision_id=report.decision_id, accepted=report.accepted, attempts=len(report.attempts))
+        self._committed(lambda store: store.report_outcome(report), context)
+        return pb.ReportOutcomeResponse()
+
+    def ReportQuality(
+        self, request: pb.ReportQualityRequest, context: grpc.ServicerContext
+    ) -> pb.ReportQualityResponse:
+        """Record a quality score given later; answer once it is committed."""
+        report = wire.quality_report_from_proto(request)
+        validate_quality_report(report)
+        annotate(decision_id=report.decision_id, score=report.score)
+        self._committed(lambda store: store.report_quality(report), context)
+        return pb.ReportQualityResponse()
+
+    def GetStats(self, request: pb.GetStatsRequest, context: grpc.ServicerContext) -> pb.GetStatsResponse:
+        """The outcome store's counters."""
+        stats = self._store.stats() if self._store is not None else StoreStats()
+        return pb.GetStatsResponse(stats=wire.store_stats_to_proto(stats))
+
+    def _record(self, decisions: Sequence[RouteDecision], tasks: Sequence[RouteRequest], vectors: Vectors) -> None:
+        """Hand the decisions to the store's queue: never waits, never fails the call."""
+        if self._store is None:
+            return
+        request_id, now = current_request_id(), utc_now()
+        self._store.record_decisions(
+            [
+                PendingDecision(decision, task, vectors[position], request_id, now)
+                for position, (decision, task) in enumerate(zip(decisions, tasks, strict=True))
+            ]
+        )
+
+    def _committed(self, submit: Callable[[OutcomeStore], Future[None]], context: grpc.ServicerContext) -> None:
+        """Submit a report to the store and wait for its commit, if a waiting slot is free."""
+        if self._store is None:
+            raise StoreError("this server runs without an outcome store (serve --no-store); nothing was recorded")
+        if not self._report_slots.acquire(blocking=False):
+            raise StoreFullError("too many reports are waiting for the outcome store; retry later")
+        try:
+            remaining = context.time_remaining()
+            wait = REPORT_WAIT_SECONDS if remaining is None else min(remaining, REPORT_WAIT_SECONDS)
+            try:
+                submit(self._store).result(timeout=max(wait, 0.0))
+            except FutureTimeout:
+                raise DeadlineExpiredError("the report was not committed before the call's deadline") from None
+        finally:
+            self._report_slots.release()
 
     @contextmanager
     def _admitted(self, router: Router, tasks: Sequence[RouteRequest], context: grpc.ServicerContext) -> Iterator[None]:

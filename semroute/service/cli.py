@@ -9,6 +9,7 @@ import click
 from semroute import service
 from semroute.cli_options import INDEX_OPTION
 from semroute.environment import default_index_path
+from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_url
 
 
 @click.command()
@@ -86,6 +87,24 @@ from semroute.environment import default_index_path
     help="Also serve health checks in plaintext on this port (for probes that cannot do TLS).",
 )
 @click.option(
+    "--store",
+    "store_url",
+    default=default_store_url,
+    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
+    help="Outcome store: sqlite:///PATH (one file per replica) or postgresql://... (shared by replicas).",
+)
+@click.option("--no-store", is_flag=True, default=False, help="Record no decisions or outcomes (reports are refused).")
+@click.option(
+    "--store-text", is_flag=True, default=False, help="Also keep each task's text in the store (off: only its hash)."
+)
+@click.option(
+    "--retention-days",
+    type=click.IntRange(min=1),
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="Purge stored decisions and outcomes older than this.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -109,6 +128,10 @@ def serve(
     token_file: Path | None,
     admin_token_file: Path | None,
     health_port: int | None,
+    store_url: str,
+    no_store: bool,
+    store_text: bool,
+    retention_days: int,
     log_level: str,
 ) -> None:
     """Serve the router over gRPC until SIGTERM or SIGINT; SIGHUP (or a new index file) reloads the index."""
@@ -131,5 +154,6 @@ def serve(
             token=service.read_token_file(token_file) if token_file else None,
             admin_token=service.read_token_file(admin_token_file, "admin token") if admin_token_file else None,
             health_port=health_port,
+            store=None if no_store else StoreSettings(store_url, store_text=store_text, retention_days=retention_days),
         )
     )

@@ -5,10 +5,14 @@ The semroute routing service: send a task, get the LLM (and its settings) that s
 
 Errors use the standard gRPC status codes:
   INVALID_ARGUMENT     a request field is wrong; the message starts with the field's name (never retried).
-  UNAVAILABLE          the server is starting, has no index yet, or is shutting down (safe to retry).
-  RESOURCE_EXHAUSTED   too many concurrent calls, or a message over the 4 MiB transport limit.
+  NOT_FOUND            ReportOutcome or ReportQuality named a decision_id the outcome store has no record of.
+  UNAVAILABLE          the server is starting, has no index yet, or is shutting down (safe to retry); for
+                       ReportOutcome and ReportQuality, the outcome store could not commit the record.
+  RESOURCE_EXHAUSTED   too many concurrent calls, the outcome store's write queue is full, or a message over the
+                       4 MiB transport limit.
   DEADLINE_EXCEEDED    the call's deadline had already passed before the server started embedding.
-  FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model).
+  FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model), or an
+                       outcome was reported to a server running without an outcome store (serve --no-store).
   INTERNAL             a bug; the message is fixed and the details are in the server's log.
 Every response carries the request id: the `x-request-id` metadata value the client sent, or a UUID the server
 generated (also returned in the `x-request-id` trailing metadata, errors included, except the replies the gRPC
@@ -97,6 +101,34 @@ REASONING_EFFORT_MEDIUM: ReasoningEffort.ValueType  # 3
 REASONING_EFFORT_HIGH: ReasoningEffort.ValueType  # 4
 """Thorough reasoning."""
 Global___ReasoningEffort: _TypeAlias = ReasoningEffort  # noqa: Y015
+
+class _AttemptOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AttemptOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttemptOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ATTEMPT_OUTCOME_UNSPECIFIED: _AttemptOutcome.ValueType  # 0
+    """Not set; refused by the server."""
+    ATTEMPT_OUTCOME_ACCEPTED: _AttemptOutcome.ValueType  # 1
+    """The output passed every validator."""
+    ATTEMPT_OUTCOME_INVALID: _AttemptOutcome.ValueType  # 2
+    """The output failed a validator: the next model of the cascade was tried."""
+    ATTEMPT_OUTCOME_PROVIDER_ERROR: _AttemptOutcome.ValueType  # 3
+    """The provider failed (timeout, 429, 5xx, connection error, content filter): the next fallback was tried."""
+
+class AttemptOutcome(_AttemptOutcome, metaclass=_AttemptOutcomeEnumTypeWrapper):
+    """How one attempt ended."""
+
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome.ValueType  # 0
+"""Not set; refused by the server."""
+ATTEMPT_OUTCOME_ACCEPTED: AttemptOutcome.ValueType  # 1
+"""The output passed every validator."""
+ATTEMPT_OUTCOME_INVALID: AttemptOutcome.ValueType  # 2
+"""The output failed a validator: the next model of the cascade was tried."""
+ATTEMPT_OUTCOME_PROVIDER_ERROR: AttemptOutcome.ValueType  # 3
+"""The provider failed (timeout, 429, 5xx, connection error, content filter): the next fallback was tried."""
+Global___AttemptOutcome: _TypeAlias = AttemptOutcome  # noqa: Y015
 
 @_typing.final
 class RouteRequest(_message.Message):
@@ -761,3 +793,290 @@ class IndexInfo(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IndexInfo: _TypeAlias = IndexInfo  # noqa: Y015
+
+@_typing.final
+class ReportOutcomeRequest(_message.Message):
+    """How executing one decision went, reported by the caller that executed it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    QUALITY_SCORE_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    decision_id: _builtins.str
+    """The decision's RouteDecision.decision_id. Required, at most 64 characters; a decision the store has no record
+    of (never issued, dropped while the store was unavailable, or purged by retention) gets NOT_FOUND.
+    """
+    accepted: _builtins.bool
+    """True when one of the attempts produced an accepted output."""
+    quality_score: _builtins.int
+    """A quality score of the accepted output, from 1 (bad) to 5 (excellent); unset when nobody judged it."""
+    @_builtins.property
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attempt]:
+        """Every model call made while executing the decision, in the order made; at most 32."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Free-form labels, e.g. {"team": "qa"}. At most 32 entries; keys are 1-64 characters of letters, digits, '_',
+        '.', '-'; values at most 256 characters.
+        """
+
+    def __init__(
+        self,
+        *,
+        decision_id: _builtins.str = ...,
+        attempts: _abc.Iterable[Global___Attempt] | None = ...,
+        accepted: _builtins.bool = ...,
+        quality_score: _builtins.int | None = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_quality_score", b"_quality_score", "quality_score", b"quality_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quality_score", b"_quality_score", "accepted", b"accepted", "attempts", b"attempts", "decision_id", b"decision_id", "labels", b"labels", "quality_score", b"quality_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__quality_score: _TypeAlias = _typing.Literal["quality_score"]  # noqa: Y015
+    _WhichOneofArgType__quality_score: _TypeAlias = _typing.Literal["_quality_score", b"_quality_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__quality_score) -> _WhichOneofReturnType__quality_score | None: ...
+
+Global___ReportOutcomeRequest: _TypeAlias = ReportOutcomeRequest  # noqa: Y015
+
+@_typing.final
+class Attempt(_message.Message):
+    """One call of one model while executing a decision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    LATENCY_MS_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_USD_FIELD_NUMBER: _builtins.int
+    VALIDATOR_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_CLASS_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """Catalog name of the model called, e.g. "gpt-5-mini". Required."""
+    outcome: Global___AttemptOutcome.ValueType
+    """How the call ended. Required (UNSPECIFIED is refused)."""
+    latency_ms: _builtins.float
+    """Wall-clock time of the call in milliseconds, at least 0."""
+    input_tokens: _builtins.int
+    """Prompt tokens the provider counted (0 when it did not answer), at least 0."""
+    output_tokens: _builtins.int
+    """Completion tokens the provider counted, at least 0."""
+    cost_usd: _builtins.float
+    """Cost of the call in US dollars (tokens times the prices in the decision), at least 0."""
+    validator: _builtins.str
+    """The kind of the validator that refused the output (INVALID only), e.g. "json"."""
+    message: _builtins.str
+    """The validator's message, or the provider error's text; the store keeps the first 4,096 characters."""
+    error_class: _builtins.str
+    """The provider error's class, e.g. "RateLimitError" (PROVIDER_ERROR only)."""
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        outcome: Global___AttemptOutcome.ValueType = ...,
+        latency_ms: _builtins.float = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost_usd: _builtins.float = ...,
+        validator: _builtins.str = ...,
+        message: _builtins.str = ...,
+        error_class: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_usd", b"cost_usd", "error_class", b"error_class", "input_tokens", b"input_tokens", "latency_ms", b"latency_ms", "message", b"message", "model", b"model", "outcome", b"outcome", "output_tokens", b"output_tokens", "validator", b"validator"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attempt: _TypeAlias = Attempt  # noqa: Y015
+
+@_typing.final
+class ReportOutcomeResponse(_message.Message):
+    """The outcome is committed to the store."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportOutcomeResponse: _TypeAlias = ReportOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class ReportQualityRequest(_message.Message):
+    """A quality score given after the outcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    decision_id: _builtins.str
+    """The decision's RouteDecision.decision_id; NOT_FOUND as in ReportOutcome."""
+    score: _builtins.int
+    """From 1 (bad) to 5 (excellent). Required; replaces an earlier score."""
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Labels added to the decision's labels (a key given again replaces its value); limits as in ReportOutcome."""
+
+    def __init__(
+        self,
+        *,
+        decision_id: _builtins.str = ...,
+        score: _builtins.int = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision_id", b"decision_id", "labels", b"labels", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportQualityRequest: _TypeAlias = ReportQualityRequest  # noqa: Y015
+
+@_typing.final
+class ReportQualityResponse(_message.Message):
+    """The score is committed to the store."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportQualityResponse: _TypeAlias = ReportQualityResponse  # noqa: Y015
+
+@_typing.final
+class GetStatsRequest(_message.Message):
+    """Asks for the outcome store's counters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatsRequest: _TypeAlias = GetStatsRequest  # noqa: Y015
+
+@_typing.final
+class GetStatsResponse(_message.Message):
+    """The outcome store's counters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stats(self) -> Global___StoreStats:
+        """The counters, since this server started."""
+
+    def __init__(
+        self,
+        *,
+        stats: Global___StoreStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatsResponse: _TypeAlias = GetStatsResponse  # noqa: Y015
+
+@_typing.final
+class StoreStats(_message.Message):
+    """What the outcome store has done since the server started. All counts are of this server process only."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENABLED_FIELD_NUMBER: _builtins.int
+    DECISIONS_RECORDED_FIELD_NUMBER: _builtins.int
+    DECISIONS_DROPPED_FIELD_NUMBER: _builtins.int
+    STORE_ERRORS_FIELD_NUMBER: _builtins.int
+    OUTCOMES_RECORDED_FIELD_NUMBER: _builtins.int
+    enabled: _builtins.bool
+    """False when the server runs without an outcome store (serve --no-store); every count is then 0."""
+    decisions_recorded: _builtins.int
+    """Decisions committed to the store."""
+    decisions_dropped: _builtins.int
+    """Decisions not recorded: the write queue was full, or the store failed to commit their batch."""
+    store_errors: _builtins.int
+    """Batches (commits) the store failed, e.g. a locked SQLite file or an unreachable PostgreSQL."""
+    outcomes_recorded: _builtins.int
+    """Outcomes and quality scores committed to the store."""
+    def __init__(
+        self,
+        *,
+        enabled: _builtins.bool = ...,
+        decisions_recorded: _builtins.int = ...,
+        decisions_dropped: _builtins.int = ...,
+        store_errors: _builtins.int = ...,
+        outcomes_recorded: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions_dropped", b"decisions_dropped", "decisions_recorded", b"decisions_recorded", "enabled", b"enabled", "outcomes_recorded", b"outcomes_recorded", "store_errors", b"store_errors"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreStats: _TypeAlias = StoreStats  # noqa: Y015

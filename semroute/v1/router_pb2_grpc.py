@@ -60,6 +60,21 @@ class RouterServiceStub:
                 request_serializer=semroute_dot_v1_dot_router__pb2.ReloadIndexRequest.SerializeToString,
                 response_deserializer=semroute_dot_v1_dot_router__pb2.ReloadIndexResponse.FromString,
                 _registered_method=True)
+        self.ReportOutcome = channel.unary_unary(
+                '/semroute.v1.RouterService/ReportOutcome',
+                request_serializer=semroute_dot_v1_dot_router__pb2.ReportOutcomeRequest.SerializeToString,
+                response_deserializer=semroute_dot_v1_dot_router__pb2.ReportOutcomeResponse.FromString,
+                _registered_method=True)
+        self.ReportQuality = channel.unary_unary(
+                '/semroute.v1.RouterService/ReportQuality',
+                request_serializer=semroute_dot_v1_dot_router__pb2.ReportQualityRequest.SerializeToString,
+                response_deserializer=semroute_dot_v1_dot_router__pb2.ReportQualityResponse.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/semroute.v1.RouterService/GetStats',
+                request_serializer=semroute_dot_v1_dot_router__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=semroute_dot_v1_dot_router__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
 
 
 class RouterServiceServicer:
@@ -103,6 +118,29 @@ class RouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportOutcome(self, request, context):
+        """Records how executing a decision went: every attempt, whether an output was accepted, an optional quality
+        score and labels. Answered only once the record is committed to the outcome store, so an acknowledged outcome
+        survives a crash of the server. Reporting the same decision_id again replaces the earlier report (retry-safe).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportQuality(self, request, context):
+        """Records a quality score (and labels) given after the outcome, e.g. by a reviewer; answered once committed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """The outcome store's counters since this server started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +168,21 @@ def add_RouterServiceServicer_to_server(servicer, server):
                     servicer.ReloadIndex,
                     request_deserializer=semroute_dot_v1_dot_router__pb2.ReloadIndexRequest.FromString,
                     response_serializer=semroute_dot_v1_dot_router__pb2.ReloadIndexResponse.SerializeToString,
+            ),
+            'ReportOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportOutcome,
+                    request_deserializer=semroute_dot_v1_dot_router__pb2.ReportOutcomeRequest.FromString,
+                    response_serializer=semroute_dot_v1_dot_router__pb2.ReportOutcomeResponse.SerializeToString,
+            ),
+            'ReportQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportQuality,
+                    request_deserializer=semroute_dot_v1_dot_router__pb2.ReportQualityRequest.FromString,
+                    response_serializer=semroute_dot_v1_dot_router__pb2.ReportQualityResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=semroute_dot_v1_dot_router__pb2.GetStatsRequest.FromString,
+                    response_serializer=semroute_dot_v1_dot_router__pb2.GetStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +321,87 @@ class RouterService:
             '/semroute.v1.RouterService/ReloadIndex',
             semroute_dot_v1_dot_router__pb2.ReloadIndexRequest.SerializeToString,
             semroute_dot_v1_dot_router__pb2.ReloadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/semroute.v1.RouterService/ReportOutcome',
+            semroute_dot_v1_dot_router__pb2.ReportOutcomeRequest.SerializeToString,
+            semroute_dot_v1_dot_router__pb2.ReportOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/semroute.v1.RouterService/ReportQuality',
+            semroute_dot_v1_dot_router__pb2.ReportQualityRequest.SerializeToString,
+            semroute_dot_v1_dot_router__pb2.ReportQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/semroute.v1.RouterService/GetStats',
+            semroute_dot_v1_dot_router__pb2.GetStatsRequest.SerializeToString,
+            semroute_dot_v1_dot_router__pb2.GetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

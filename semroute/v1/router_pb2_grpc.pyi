@@ -5,10 +5,14 @@ The semroute routing service: send a task, get the LLM (and its settings) that s
 
 Errors use the standard gRPC status codes:
   INVALID_ARGUMENT     a request field is wrong; the message starts with the field's name (never retried).
-  UNAVAILABLE          the server is starting, has no index yet, or is shutting down (safe to retry).
-  RESOURCE_EXHAUSTED   too many concurrent calls, or a message over the 4 MiB transport limit.
+  NOT_FOUND            ReportOutcome or ReportQuality named a decision_id the outcome store has no record of.
+  UNAVAILABLE          the server is starting, has no index yet, or is shutting down (safe to retry); for
+                       ReportOutcome and ReportQuality, the outcome store could not commit the record.
+  RESOURCE_EXHAUSTED   too many concurrent calls, the outcome store's write queue is full, or a message over the
+                       4 MiB transport limit.
   DEADLINE_EXCEEDED    the call's deadline had already passed before the server started embedding.
-  FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model).
+  FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model), or an
+                       outcome was reported to a server running without an outcome store (serve --no-store).
   INTERNAL             a bug; the message is fixed and the details are in the server's log.
 Every response carries the request id: the `x-request-id` metadata value the client sent, or a UUID the server
 generated (also returned in the `x-request-id` trailing metadata, errors included, except the replies the gRPC
@@ -59,6 +63,15 @@ class RouterServiceStub:
     calls are unaffected; an artifact that fails validation is refused with FAILED_PRECONDITION and the index in
     service stays. The server also reloads by itself when the artifact file changes, and on SIGHUP.
     """
+    ReportOutcome: _grpc.UnaryUnaryMultiCallable[_router_pb2.ReportOutcomeRequest, _router_pb2.ReportOutcomeResponse]
+    """Records how executing a decision went: every attempt, whether an output was accepted, an optional quality
+    score and labels. Answered only once the record is committed to the outcome store, so an acknowledged outcome
+    survives a crash of the server. Reporting the same decision_id again replaces the earlier report (retry-safe).
+    """
+    ReportQuality: _grpc.UnaryUnaryMultiCallable[_router_pb2.ReportQualityRequest, _router_pb2.ReportQualityResponse]
+    """Records a quality score (and labels) given after the outcome, e.g. by a reviewer; answered once committed."""
+    GetStats: _grpc.UnaryUnaryMultiCallable[_router_pb2.GetStatsRequest, _router_pb2.GetStatsResponse]
+    """The outcome store's counters since this server started."""
 
 @_typing.type_check_only
 class RouterServiceAsyncStub(RouterServiceStub):
@@ -78,6 +91,15 @@ class RouterServiceAsyncStub(RouterServiceStub):
     calls are unaffected; an artifact that fails validation is refused with FAILED_PRECONDITION and the index in
     service stays. The server also reloads by itself when the artifact file changes, and on SIGHUP.
     """
+    ReportOutcome: _aio.UnaryUnaryMultiCallable[_router_pb2.ReportOutcomeRequest, _router_pb2.ReportOutcomeResponse]  # type: ignore[assignment]
+    """Records how executing a decision went: every attempt, whether an output was accepted, an optional quality
+    score and labels. Answered only once the record is committed to the outcome store, so an acknowledged outcome
+    survives a crash of the server. Reporting the same decision_id again replaces the earlier report (retry-safe).
+    """
+    ReportQuality: _aio.UnaryUnaryMultiCallable[_router_pb2.ReportQualityRequest, _router_pb2.ReportQualityResponse]  # type: ignore[assignment]
+    """Records a quality score (and labels) given after the outcome, e.g. by a reviewer; answered once committed."""
+    GetStats: _aio.UnaryUnaryMultiCallable[_router_pb2.GetStatsRequest, _router_pb2.GetStatsResponse]  # type: ignore[assignment]
+    """The outcome store's counters since this server started."""
 
 class RouterServiceServicer(metaclass=_abc_1.ABCMeta):
     """Routes tasks to models with a semantic index of example utterances and an ordered set of override rules."""
@@ -124,5 +146,32 @@ class RouterServiceServicer(metaclass=_abc_1.ABCMeta):
         calls are unaffected; an artifact that fails validation is refused with FAILED_PRECONDITION and the index in
         service stays. The server also reloads by itself when the artifact file changes, and on SIGHUP.
         """
+
+    @_abc_1.abstractmethod
+    def ReportOutcome(
+        self,
+        request: _router_pb2.ReportOutcomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_router_pb2.ReportOutcomeResponse, _abc.Awaitable[_router_pb2.ReportOutcomeResponse]]:
+        """Records how executing a decision went: every attempt, whether an output was accepted, an optional quality
+        score and labels. Answered only once the record is committed to the outcome store, so an acknowledged outcome
+        survives a crash of the server. Reporting the same decision_id again replaces the earlier report (retry-safe).
+        """
+
+    @_abc_1.abstractmethod
+    def ReportQuality(
+        self,
+        request: _router_pb2.ReportQualityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_router_pb2.ReportQualityResponse, _abc.Awaitable[_router_pb2.ReportQualityResponse]]:
+        """Records a quality score (and labels) given after the outcome, e.g. by a reviewer; answered once committed."""
+
+    @_abc_1.abstractmethod
+    def GetStats(
+        self,
+        request: _router_pb2.GetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_router_pb2.GetStatsResponse, _abc.Awaitable[_router_pb2.GetStatsResponse]]:
+        """The outcome store's counters since this server started."""
 
 def add_RouterServiceServicer_to_server(servicer: RouterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

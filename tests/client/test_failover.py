@@ -64,7 +64,7 @@ class ServerProcess:
         command = [
             *(str(Path(sys.executable).parent / "semroute"), "serve", "--host", LOOPBACK, "--port", str(self.port)),
             *("--index", str(self._index_path), "--drain-seconds", "0", "--grace-seconds", "1"),
-            *("--watch-seconds", "0"),
+            *("--watch-seconds", "0", "--store", f"sqlite:///{self._log_dir}/outcomes-{self.port}.db"),
         ]
         self._process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=self._log_file)
 

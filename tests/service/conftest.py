@@ -26,6 +26,7 @@ from semroute.embedding import FastEmbedEmbedder, ModelIdentity
 from semroute.index import IndexArtifact, build_index
 from semroute.route_files import RouteSet
 from semroute.service import RouterServer, ServerConfig, create_server
+from semroute.store import StoreSettings, sqlite_url
 from tests.conftest import REPO
 
 LOOPBACK = "127.0.0.1"
@@ -102,6 +103,7 @@ def _start(index_source: Path, index_path: Path, embedder: Any, load: bool = Tru
             "drain_seconds": 0.0,
             "grace_seconds": 10.0,
             "watch_seconds": 0.0,
+            "store": StoreSettings(sqlite_url(index_path.with_suffix(".outcomes.db"))),  # beside the index copy
             **settings,
         }
     )
@@ -208,6 +210,7 @@ class ServerProcess:
         command = [
             *(str(Path(sys.executable).parent / "semroute"), "serve", "--host", LOOPBACK, "--port", "0"),
             *("--index", str(index_path), "--watch-seconds", "0", "--drain-seconds", "0", "--grace-seconds", "60"),
+            *("--store", sqlite_url(index_path.with_suffix(".outcomes.db"))),  # a later --store wins
             *("--log-level", "debug", *options),
         ]
         self.process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)

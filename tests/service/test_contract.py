@@ -37,6 +37,8 @@ def test_generated_modules_import_without_path_tricks() -> None:
 def test_client_exports() -> None:
     assert sorted(semroute.client.__all__) == [
         "AsyncRouterClient",
+        "Attempt",
+        "AttemptOutcome",
         "BatchOptions",
         "CallOptions",
         "Candidate",
@@ -46,8 +48,10 @@ def test_client_exports() -> None:
         "Deadlines",
         "IndexInfo",
         "ModelConfig",
+        "OutcomeOptions",
         "ReloadResult",
         "RemoteDecision",
+        "ReportOptions",
         "ResolvedModel",
         "RouteInfo",
         "RouteOptions",
@@ -56,6 +60,7 @@ def test_client_exports() -> None:
         "SERVICE_CONFIG",
         "ServiceError",
         "ServingStatus",
+        "StoreStats",
         "Tier",
     ]
 
@@ -68,6 +73,7 @@ def test_service_exports() -> None:
         "DEFAULT_HOST",
         "DEFAULT_MAX_ADMITTED_TOKENS",
         "DEFAULT_MAX_CONCURRENT_RPCS",
+        "DEFAULT_MAX_WAITING_REPORTS",
         "DEFAULT_PORT",
         "DEFAULT_WATCH_SECONDS",
         "HEALTH_NAMES",

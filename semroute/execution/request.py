@@ -1,0 +1,161 @@
+"""What the caller of ``complete()`` asks for, checked before anything is sent: the messages, the text to route on,
+the validators added for this call, the time budget and where each model is called."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from semroute.execution.attempts import DEFAULT_ATTEMPT_TIMEOUT, Budget
+from semroute.execution.providers import Providers
+from semroute.types import ValidatorSpec
+from semroute.validators import CustomCheck, UnknownCustomValidatorError, check_spec
+
+Message = Mapping[str, Any]  # an OpenAI-format chat message: {"role": ..., "content": ...}
+Task = str | Sequence[Message]  # a text is sent as one user message
+CallValidators = Mapping[str, CustomCheck] | Sequence[ValidatorSpec | Mapping[str, CustomCheck]]
+
+
+class CompletionOptions(TypedDict, total=False):
+    """Options of ``RouterClient.complete`` and ``AsyncRouterClient.complete``.
+
+    Attributes:
+        metadata: Request metadata for routing (override rules read it), as in ``route()``.
+        validators: Checks added to the decision's for this call: :class:`~semroute.types.ValidatorSpec` values,
+            and mappings ``{name: check}`` that register the ``custom`` validators a route or this call names (a
+            check takes the output and returns None when it passes, else why it fails). Registering a check does
+            not run it; a ``ValidatorSpec("custom", {"name": ...})`` does.
+        deadline: Seconds the whole completion may take, routing included; no attempt starts after it and each is
+            cut to what is left. None: no overall deadline.
+        attempt_timeout: Seconds one model call may take (default :data:`DEFAULT_ATTEMPT_TIMEOUT`).
+        tools: OpenAI-format tool definitions, passed to litellm as they are.
+        tool_choice: Passed to litellm as it is.
+        response_format: Passed to litellm as it is (e.g. ``{"type": "json_object"}``).
+        providers: Where each model is called (see :mod:`semroute.execution.providers`).
+        litellm_options: More keyword arguments for every ``litellm.completion`` call (e.g. ``extra_headers``).
+    """
+
+    metadata: Mapping[str, str] | None
+    validators: CallValidators | None
+    deadline: float | None
+    attempt_timeout: float
+    tools: Sequence[Mapping[str, Any]] | None
+    tool_choice: str | Mapping[str, Any] | None
+    response_format: Mapping[str, Any] | None
+    providers: Providers | None
+    litellm_options: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One ``complete()`` call, checked: everything but the decision."""
+
+    messages: tuple[Message, ...]
+    route_text: str
+    budget: Budget
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    validators: tuple[ValidatorSpec, ...] = ()
+    custom_checks: Mapping[str, CustomCheck] = field(default_factory=dict)
+    providers: Providers | None = None
+    passed_through: Mapping[str, Any] = field(default_factory=dict)  # tools, tool_choice, ... for every call
+
+    @classmethod
+    def from_options(cls, task: Task, options: CompletionOptions, now: float | None = None) -> CompletionRequest:
+        """Check the caller's task and options; the budget's clock starts now (``time.monotonic``).
+
+        Raises:
+            ValueError: no user message to route on, an invalid validator, a non-positive deadline or timeout.
+            TypeError: an option :class:`CompletionOptions` does not have (``stream`` among them, for now).
+        """
+        unknown = sorted(set(options) - CompletionOptions.__optional_keys__)
+        if unknown:  # keyword options are a TypedDict: only a type checker would catch a misspelt one
+            raise TypeError(f"complete() got unknown options: {', '.join(unknown)} (streaming is not supported yet)")
+        messages = to_messages(task)
+        validators, custom_checks = split_validators(options.get("validators"))
+        passed_through = {
+            key: options[key] for key in ("tools", "tool_choice", "response_format") if options.get(key) is not None
+        }
+        return cls(
+            messages=messages,
+            route_text=route_text(messages),
+            budget=Budget(
+                time.monotonic() if now is None else now,
+                options.get("deadline"),
+                options.get("attempt_timeout", DEFAULT_ATTEMPT_TIMEOUT),
+            ),
+            metadata=options.get("metadata") or {},
+            validators=validators,
+            custom_checks=custom_checks,
+            providers=options.get("providers"),
+            passed_through={**passed_through, **(options.get("litellm_options") or {})},
+        )
+
+    def route_arguments(self, now: float | None = None) -> dict[str, Any]:
+        """Keyword arguments of the client's ``route()`` for this task: its text, metadata and what is left of the
+        deadline."""
+        left = self.budget.seconds_left(time.monotonic() if now is None else now)
+        return {"text": self.route_text, "metadata": self.metadata, "timeout": left}
+
+
+def to_messages(task: Task) -> tuple[Message, ...]:
+    """The chat messages of a task: a text becomes one user message."""
+    if isinstance(task, str):
+        return ({"role": "user", "content": task},)
+    return tuple(task)
+
+
+def route_text(messages: Sequence[Message]) -> str:
+    """The text a task is routed on: the last user message's (the text parts of a multi-part content, joined).
+
+    Raises:
+        ValueError: no user message, or one with no text.
+    """
+    user = next((message for message in reversed(messages) if message.get("role") == "user"), None)
+    if user is None:
+        raise ValueError("messages: no user message to route on")
+    content = user.get("content")
+    if isinstance(content, str):
+        text = content
+    else:
+        text = "\n".join(str(part.get("text", "")) for part in content or () if part.get("type") == "text")
+    if not text.strip():
+        raise ValueError("messages: the last user message has no text to route on")
+    return text
+
+
+def split_validators(given: CallValidators | None) -> tuple[tuple[ValidatorSpec, ...], dict[str, CustomCheck]]:
+    """The validators a call adds (each checked) and the custom checks it registers.
+
+    Raises:
+        ValueError: a validator of an unknown kind or with wrong parameters.
+    """
+    items: Sequence[ValidatorSpec | Mapping[str, CustomCheck]] = (
+        [given] if isinstance(given, Mapping) else list(given or ())
+    )
+    specs: list[ValidatorSpec] = []
+    checks: dict[str, CustomCheck] = {}
+    for item in items:
+        if isinstance(item, ValidatorSpec):
+            check_spec(item)
+            specs.append(item)
+        else:
+            checks.update(item)
+    return tuple(specs), checks
+
+
+def require_registered(validators: Sequence[ValidatorSpec], checks: Mapping[str, CustomCheck]) -> None:
+    """Check, before any model is called, that every ``custom`` validator names a registered check.
+
+    Raises:
+        UnknownCustomValidatorError: naming the first one that does not.
+    """
+    for spec in validators:
+        if spec.kind == "custom" and spec.params.get("name") not in checks:
+            name = spec.params.get("name")
+            known = ", ".join(sorted(checks)) or "none"
+            raise UnknownCustomValidatorError(
+                f"the custom validator {name!r} is not registered (registered: {known}); "
+                f"pass validators={{{name!r}: check}} to complete()"
+            )

@@ -1,0 +1,183 @@
+"""The outcome store's database: one code path for SQLite and PostgreSQL (SQLAlchemy Core, psycopg 3).
+
+SQLite runs in WAL mode, so readers (``semroute report``, a test) never block the writer, with ``synchronous=FULL``:
+a committed transaction is on disk before the commit returns. A writer that finds the file locked waits at most
+:data:`SQLITE_BUSY_SECONDS`, then its batch fails (the store counts it; routing never waits for it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from semroute.errors import MissingExtraError, UnknownDecisionError
+from semroute.store._records import attempt_rows
+from semroute.store._schema import attempts, decisions, migrate, outcomes
+from semroute.store._settings import engine_url
+from semroute.types import OutcomeReport, QualityReport
+
+SQLITE_BUSY_SECONDS = 1.0
+POSTGRES_CONNECT_SECONDS = 3
+POSTGRES_STATEMENT_MS = 10_000
+
+
+class OutcomeDatabase:
+    """Reads and writes of the outcome store; every write runs in the caller's transaction."""
+
+    def __init__(self, url: str) -> None:
+        """Connect lazily to the store at ``url`` (see :func:`engine_url` for the forms accepted).
+
+        Raises:
+            MissingExtraError: a PostgreSQL URL without psycopg installed.
+        """
+        self.engine = _create_engine(engine_url(url))
+        self.where = self.engine.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; return the version found (0: a new store).
+
+        Raises:
+            StoreVersionError: the store was written by a newer semroute.
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
+        """
+        return migrate(self.engine, self.where)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    @staticmethod
+    def insert_decisions(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert decision rows (see :func:`~semroute.store._records.decision_row`)."""
+        if rows:
+            connection.execute(sa.insert(decisions), list(rows))
+
+    @staticmethod
+    def write_outcome(connection: sa.Connection, report: OutcomeReport, now: datetime) -> None:
+        """Record an outcome, replacing an earlier report of the same decision.
+
+        Raises:
+            UnknownDecisionError: no decision with this id is in the store.
+        """
+        _require_decision(connection, report.decision_id)
+        for table in (attempts, outcomes):
+            connection.execute(sa.delete(table).where(table.c.decision_id == report.decision_id))
+        connection.execute(
+            sa.insert(outcomes).values(
+                decision_id=report.decision_id,
+                accepted=report.accepted,
+                quality_score=report.quality_score,
+                labels=dict(report.labels),
+                reported_at=now,
+                scored_at=now if report.quality_score is not None else None,
+            )
+        )
+        rows = attempt_rows(report)
+        if rows:
+            connection.execute(sa.insert(attempts), rows)
+
+    @staticmethod
+    def write_quality(connection: sa.Connection, report: QualityReport, now: datetime) -> None:
+        """Set a decision's quality score and add its labels; an outcome row is made if none was reported yet.
+
+        Raises:
+            UnknownDecisionError: no decision with this id is in the store.
+        """
+        _require_decision(connection, report.decision_id)
+        found = connection.execute(
+            sa.select(outcomes.c.labels).where(outcomes.c.decision_id == report.decision_id)
+        ).first()
+        if found is None:
+            values = {"labels": dict(report.labels), "reported_at": now}
+            connection.execute(
+                sa.insert(outcomes).values(decision_id=report.decision_id, quality_score=report.score, **values)
+            )
+            return
+        connection.execute(
+            sa.update(outcomes)
+            .where(outcomes.c.decision_id == report.decision_id)
+            .values(quality_score=report.score, labels={**found.labels, **report.labels}, scored_at=now)
+        )
+
+    def purge(self, before: datetime) -> int:
+        """Delete decisions made before ``before`` with their outcomes and attempts; return how many decisions."""
+        old = sa.select(decisions.c.decision_id).where(decisions.c.decided_at < before)
+        with self.engine.begin() as connection:
+            for table in (attempts, outcomes):
+                connection.execute(sa.delete(table).where(table.c.decision_id.in_(old)))
+            return connection.execute(sa.delete(decisions).where(decisions.c.decided_at < before)).rowcount
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """The decision's row, or None."""
+        return self._row(sa.select(decisions).where(decisions.c.decision_id == decision_id))
+
+    def outcome(self, decision_id: str) -> dict[str, Any] | None:
+        """The decision's outcome row, or None."""
+        return self._row(sa.select(outcomes).where(outcomes.c.decision_id == decision_id))
+
+    def attempts(self, decision_id: str) -> list[dict[str, Any]]:
+        """The decision's attempt rows, in order."""
+        query = sa.select(attempts).where(attempts.c.decision_id == decision_id).order_by(attempts.c.position)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def count(self, table: str) -> int:
+        """Rows in ``table`` (``decisions``, ``outcomes`` or ``attempts``)."""
+        chosen = {"decisions": decisions, "outcomes": outcomes, "attempts": attempts}[table]
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(chosen)).scalar_one())
+
+    def _row(self, query: sa.Select[Any]) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else dict(row._mapping)
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """The moment before which rows are purged."""
+    return now - timedelta(days=days)
+
+
+def _require_decision(connection: sa.Connection, decision_id: str) -> None:
+    query = sa.select(decisions.c.decision_id).where(decisions.c.decision_id == decision_id)
+    if connection.execute(query).first() is None:
+        raise UnknownDecisionError(
+            f"decision_id: no decision {decision_id!r} in the outcome store (never issued, not recorded while the "
+            "store was unavailable, or purged by retention)"
+        )
+
+
+def _create_engine(url: str) -> sa.Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        raise MissingExtraError(
+            "a PostgreSQL outcome store needs psycopg, which is not installed here; "
+            "install it with: pip install 'semroute[store]'"
+        )
+    connect_args = {
+        "connect_timeout": POSTGRES_CONNECT_SECONDS,
+        "options": f"-c statement_timeout={POSTGRES_STATEMENT_MS}",
+    }
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def configure(connection: Any, record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+        cursor.close()
+
+    return engine

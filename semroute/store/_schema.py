@@ -1,0 +1,129 @@
+"""The outcome store's tables (SQLAlchemy Core, one definition for SQLite and PostgreSQL) and their migrations.
+
+Migrations are a short ordered list of steps, each bringing the schema from one version to the next, with the version
+reached kept in ``semroute_schema``. A store whose version is newer than this code knows is refused: an older server
+must not write rows a newer schema does not expect. (Alembic would do the same with more machinery; one table and a
+list of functions are enough while the schema is this small.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from semroute.errors import StoreVersionError
+
+metadata = sa.MetaData()
+
+# One row per decision the server issued (Route and RouteBatch). No task text unless the server stores it.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("decided_at", sa.DateTime(), nullable=False, index=True),  # UTC
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("route", sa.String(128), nullable=False, index=True),
+    sa.Column("model", sa.String(128), nullable=False),  # catalog name of the chosen model
+    sa.Column("cascade", sa.JSON(), nullable=False),  # catalog names, in order
+    sa.Column("fallbacks", sa.JSON(), nullable=False),  # catalog names, in order
+    sa.Column("candidates", sa.JSON(), nullable=False),  # [{"route", "score", "signals": {name: value}}]
+    sa.Column("rules", sa.JSON(), nullable=False),  # override rules that fired, in order
+    sa.Column("ambiguous", sa.Boolean(), nullable=False),
+    sa.Column("margin", sa.Float(), nullable=False),
+    sa.Column("index_fingerprint", sa.String(64), nullable=False),
+    sa.Column("estimated_tokens", sa.BigInteger(), nullable=False),
+    sa.Column("file_paths", sa.Integer(), nullable=False),  # distinct file paths mentioned (features.py)
+    sa.Column("has_code_block", sa.Boolean(), nullable=False),
+    sa.Column("text_sha256", sa.String(64), nullable=False),  # of the UTF-8 text
+    sa.Column("text_chars", sa.Integer(), nullable=False),
+    sa.Column("embedding", sa.LargeBinary(), nullable=False),  # the query vector, little-endian float16
+    sa.Column("exploration_probability", sa.Float(), nullable=True),  # when the model was explored (later)
+    sa.Column("text", sa.Text(), nullable=True),  # only with --store-text
+)
+
+# The reported outcome of a decision (one per decision; reporting again replaces it).
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("accepted", sa.Boolean(), nullable=True),  # NULL: only a quality score was reported
+    sa.Column("quality_score", sa.SmallInteger(), nullable=True),  # 1-5
+    sa.Column("labels", sa.JSON(), nullable=False),
+    sa.Column("reported_at", sa.DateTime(), nullable=False, index=True),  # UTC
+    sa.Column("scored_at", sa.DateTime(), nullable=True),  # when ReportQuality last set the score
+)
+
+# Every model call of a reported outcome, in order.
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("decision_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),  # 0 for the first call
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),  # accepted | invalid | provider_error
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+    sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+    sa.Column("cost_usd", sa.Float(), nullable=False),
+    sa.Column("validator", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("error_class", sa.String(128), nullable=False),
+)
+
+schema_version = sa.Table(
+    "semroute_schema", sa.MetaData(), sa.Column("version", sa.Integer(), nullable=False, primary_key=True)
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step: from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[sa.Connection], None]
+
+
+def _create_tables(connection: sa.Connection) -> None:
+    metadata.create_all(connection, tables=[decisions, outcomes, attempts])
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "decisions, outcomes and attempts", _create_tables),)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+# Serialises migrations of replicas starting at once against the same PostgreSQL (any constant; "semr" in ASCII).
+_ADVISORY_LOCK = 0x73656D72
+
+
+def stored_version(connection: sa.Connection) -> int:
+    """The schema version of the store (0 for an empty database)."""
+    if not sa.inspect(connection).has_table(schema_version.name):
+        return 0
+    return int(connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+
+
+def migrate(engine: sa.Engine, where: str) -> int:
+    """Bring the store at ``engine`` to :data:`SCHEMA_VERSION`, in one transaction; return the version it had.
+
+    Raises:
+        StoreVersionError: the store was written by a newer semroute (``where`` names it in the message).
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+        found = stored_version(connection)
+        if found > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the outcome store {where} has schema version {found}, written by a newer semroute; this one knows "
+                f"versions up to {SCHEMA_VERSION}: upgrade semroute, or serve with another --store"
+            )
+        schema_version.create(connection, checkfirst=True)
+        for step in MIGRATIONS:
+            if step.version > found:
+                step.apply(connection)
+        if found < SCHEMA_VERSION:
+            connection.execute(sa.delete(schema_version))
+            connection.execute(sa.insert(schema_version).values(version=SCHEMA_VERSION))
+    return found

@@ -1,0 +1,66 @@
+"""Where the outcome store lives and how it behaves: a frozen settings object, and the URL forms it accepts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semroute.environment import default_store_path
+from semroute.errors import ConfigError
+
+DEFAULT_RETENTION_DAYS = 90
+# Decisions waiting for the writer; beyond it a decision is dropped (counted), never waited for.
+DEFAULT_QUEUE_DECISIONS = 4096
+# Task text held by waiting decisions, in characters: bounds the queue's memory when texts are long (1 M chars each).
+DEFAULT_QUEUE_CHARS = 32 * 1024 * 1024
+# Outcome reports waiting for the writer; beyond it ReportOutcome answers RESOURCE_EXHAUSTED.
+DEFAULT_QUEUE_REPORTS = 1024
+
+
+def sqlite_url(path: Path | str) -> str:
+    """The store URL of an SQLite file."""
+    return f"sqlite:///{path}"
+
+
+def default_store_url() -> str:
+    """The embedded default: SQLite at ``$SEMROUTE_HOME/outcomes.db``."""
+    return sqlite_url(default_store_path())
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL of a store URL: ``postgresql://`` goes through psycopg 3, a plain path is an SQLite file."""
+    if "://" not in url:
+        return sqlite_url(url)
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The outcome store of a server.
+
+    Attributes:
+        url: ``sqlite:///path`` (one file per replica), ``postgresql://...`` (shared by replicas), or a file path.
+        store_text: Also keep each task's text (off: only its SHA-256, length, embedding and features).
+        retention_days: Rows older than this are purged (checked at start and every hour).
+        queue_decisions: Decisions waiting to be written; more are dropped and counted.
+        queue_chars: Task text held by waiting decisions; more are dropped and counted.
+        queue_reports: Outcome reports waiting to be written; more are refused (RESOURCE_EXHAUSTED).
+    """
+
+    url: str = field(default_factory=default_store_url)
+    store_text: bool = False
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    queue_decisions: int = DEFAULT_QUEUE_DECISIONS
+    queue_chars: int = DEFAULT_QUEUE_CHARS
+    queue_reports: int = DEFAULT_QUEUE_REPORTS
+
+    def __post_init__(self) -> None:
+        if self.retention_days < 1:
+            raise ConfigError(f"retention_days must be at least 1, got {self.retention_days}")
+        if min(self.queue_decisions, self.queue_chars, self.queue_reports) < 1:
+            raise ConfigError("the store's queue bounds must be at least 1")
+        if not self.url.strip():
+            raise ConfigError("the store URL must not be empty")
