@@ -34,6 +34,7 @@ from semroute.wire import SERVICE_NAME
 
 if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
     from semroute.execution import Completion, CompletionOptions
+    from semroute.execution.reporting import PendingReport
     from semroute.execution.request import Task
 
 _Result = TypeVar("_Result")
@@ -91,11 +92,20 @@ class AsyncRouterClient(ClientCore):
     async def complete(self, task: Task, **options: Unpack[CompletionOptions]) -> Completion:
         """See :meth:`RouterClient.complete`; models are called with ``litellm.acompletion``."""
         from semroute.execution.complete import complete_async
+        from semroute.execution.reporting import TaskReporter
 
-        return await complete_async(self.route, task, options)
+        if self._reporter is None:
+            self._reporter = TaskReporter(self._report_pending)
+        return await complete_async(self.route, task, options, self._reporter.submit)
+
+    async def _report_pending(self, report: PendingReport) -> None:
+        await self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
 
     async def close(self) -> None:
-        """Close the channels; calls in progress are cancelled."""
+        """Close the channels, after up to 2 s for completion reports still in flight; calls in progress are
+        cancelled."""
+        if self._reporter is not None:
+            await self._reporter.close()
         for channel in self._channels():
             await channel.close(None)
 

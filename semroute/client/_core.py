@@ -9,10 +9,11 @@ whether it is sent again, is decided here for both (:class:`Attempts`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -42,6 +43,9 @@ from semroute.types import (
 )
 from semroute.v1 import router_pb2 as pb
 from semroute.v1 import router_pb2_grpc
+
+if TYPE_CHECKING:
+    from semroute.execution.reporting import ReportCounters
 
 Result = TypeVar("Result")
 logger = logging.getLogger("semroute.client")
@@ -227,6 +231,8 @@ class ClientCore:
         checked = names_several_backends(self._address) if health_checked is None else health_checked
         self._channel = self._open_channel(channel_options(tls, health_checked=checked))
         self._health_channel: Any = None
+        self._reporter: Any = None  # sends complete()'s outcome reports in the background; made on first use
+        self._reporter_lock = threading.Lock()
         self._stubs: dict[str, Any] = {"router": router_pb2_grpc.RouterServiceStub(self._channel)}
 
     def _open_channel(self, options: list[tuple[str, str | int]]) -> Any:
@@ -235,6 +241,13 @@ class ClientCore:
     def _channels(self) -> list[Any]:
         """The channels to close: the routing one, and the health one if a health check opened it."""
         return [channel for channel in (self._channel, self._health_channel) if channel is not None]
+
+    @property
+    def report_counters(self) -> ReportCounters:
+        """What happened to the outcome reports of this client's completions: sent, dropped (queue full), failed."""
+        from semroute.execution.reporting import ReportCounters
+
+        return self._reporter.counters if self._reporter is not None else ReportCounters()
 
     def _stub(self, name: Literal["router", "health"]) -> Any:
         if name not in self._stubs:

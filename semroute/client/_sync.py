@@ -33,6 +33,7 @@ from semroute.wire import SERVICE_NAME
 
 if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
     from semroute.execution import Completion, CompletionOptions
+    from semroute.execution.reporting import PendingReport
     from semroute.execution.request import Task
 
 _Result = TypeVar("_Result")
@@ -127,11 +128,21 @@ class RouterClient(ClientCore):
             MissingExtraError: the ``llm`` extra is not installed.
         """
         from semroute.execution.complete import complete
+        from semroute.execution.reporting import ThreadReporter
 
-        return complete(self.route, task, options)
+        with self._reporter_lock:
+            if self._reporter is None:
+                self._reporter = ThreadReporter(self._report_pending)
+        return complete(self.route, task, options, self._reporter.submit)
+
+    def _report_pending(self, report: PendingReport) -> None:
+        self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
 
     def close(self) -> None:
-        """Close the channels; calls in progress are cancelled."""
+        """Close the channels, after up to 2 s for completion reports still queued; calls in progress are
+        cancelled."""
+        if self._reporter is not None:
+            self._reporter.close()
         for channel in self._channels():
             channel.close()
 

@@ -3,35 +3,62 @@ for, blocking or awaited. They differ only where I/O differs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from semroute.execution._errors import CompletionError
 from semroute.execution._litellm import import_litellm
+from semroute.execution.reporting import PendingReport
 from semroute.execution.request import CompletionOptions, CompletionRequest, Task
 from semroute.execution.run import Completion, Execution
-from semroute.types import RemoteDecision
+from semroute.types import Attempt, RemoteDecision
 
 Route = Callable[..., RemoteDecision]  # the client's ``route``, called with text, metadata and timeout
 AsyncRoute = Callable[..., Awaitable[RemoteDecision]]
 
 
-def complete(route: Route, task: Task, options: CompletionOptions) -> Completion:
-    """Route ``task`` with ``route`` and execute the decision (see ``RouterClient.complete``)."""
+Report = Callable[[PendingReport], None]  # hands a completion's report to the client's background reporter
+
+
+def complete(route: Route, task: Task, options: CompletionOptions, report: Report | None = None) -> Completion:
+    """Route ``task`` with ``route`` and execute the decision (see ``RouterClient.complete``); ``report`` gets the
+    outcome, accepted or not, without waiting for it to be sent."""
     request = CompletionRequest.from_options(task, options)
     litellm = import_litellm()
     run = Execution(route(**request.route_arguments()), request)
-    for call in run:
-        with run.attempt(call) as answer:
-            answer.response = litellm.completion(**call.arguments)
-    return run.result()
+    with _reported(run, report):
+        for call in run:
+            with run.attempt(call) as answer:
+                answer.response = litellm.completion(**call.arguments)
+        return run.result()
 
 
-async def complete_async(route: AsyncRoute, task: Task, options: CompletionOptions) -> Completion:
+async def complete_async(
+    route: AsyncRoute, task: Task, options: CompletionOptions, report: Report | None = None
+) -> Completion:
     """Route ``task`` with ``route`` and execute the decision, awaiting ``litellm.acompletion``."""
     request = CompletionRequest.from_options(task, options)
     litellm: Any = import_litellm()
     run = Execution(await route(**request.route_arguments()), request)
-    for call in run:
-        with run.attempt(call) as answer:
-            answer.response = await litellm.acompletion(**call.arguments)
-    return run.result()
+    with _reported(run, report):
+        for call in run:
+            with run.attempt(call) as answer:
+                answer.response = await litellm.acompletion(**call.arguments)
+        return run.result()
+
+
+@contextmanager
+def _reported(run: Execution, report: Report | None) -> Iterator[None]:
+    """Report the run's attempts when it ends: accepted when the body returns, not accepted on CompletionError."""
+    try:
+        yield
+    except CompletionError as failure:
+        _submit(report, run, failure.attempts, accepted=False)
+        raise
+    _submit(report, run, tuple(run.attempts), accepted=True)
+
+
+def _submit(report: Report | None, run: Execution, attempts: tuple[Attempt, ...], *, accepted: bool) -> None:
+    if report is not None and run.decision.decision_id and attempts:
+        report(PendingReport(run.decision.decision_id, attempts, accepted))

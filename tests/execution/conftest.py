@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,14 +92,22 @@ def providers(llm_server: ScriptedLLMServer) -> dict[str, Provider]:
 
 
 @pytest.fixture(scope="session")
-def cascade_target(tmp_path_factory: pytest.TempPathFactory, embedder: FastEmbedEmbedder) -> Iterator[str]:
-    """A routing server of :data:`CASCADE_ROUTES` (a real index, built with the real model)."""
+def cascade_index(tmp_path_factory: pytest.TempPathFactory, embedder: FastEmbedEmbedder) -> Path:
+    """A real index of :data:`CASCADE_ROUTES`, built with the real model."""
     folder = tmp_path_factory.mktemp("cascade-routes")
     router = {"settings": {"default_route": "general", "score_threshold": 0.3}, "models": _catalog(), "rules": []}
     route_set: RouteSet = load_route_set(write_routes(folder / "routes", CASCADE_ROUTES, router))
     built = folder / "built.zip"
     build_index(route_set, built, embedder, resolve=lambda _: dict(CASCADE_MODELS), progress=False)
-    running: RunningServer = _start(built, folder / "served.zip", embedder)
+    return built
+
+
+@pytest.fixture(scope="session")
+def cascade_target(
+    tmp_path_factory: pytest.TempPathFactory, cascade_index: Path, embedder: FastEmbedEmbedder
+) -> Iterator[str]:
+    """A routing server of :data:`CASCADE_ROUTES`."""
+    running: RunningServer = _start(cascade_index, tmp_path_factory.mktemp("cascade") / "served.zip", embedder)
     yield running.target
     running.server.stop(0.0, 1.0)
 

@@ -1,0 +1,154 @@
+"""Reporting each completion to the service in the background: it never blocks or fails the caller's completion.
+
+Reports wait in a bounded queue (:data:`REPORT_QUEUE`); a full queue drops the report and counts it, and a report the
+service refuses (no outcome store, a store that is down) is counted as failed. The blocking client sends from one
+daemon thread; the asyncio client from tasks on its own event loop, at most :data:`REPORT_QUEUE` of them at once.
+:class:`ReportCounters` says what happened to every report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from semroute.errors import SemrouteError
+from semroute.types import Attempt
+
+REPORT_QUEUE = 1024  # completions whose report may wait to be sent; more are dropped and counted
+CLOSE_SECONDS = 2.0  # how long closing the client waits for reports still queued
+
+logger = logging.getLogger("semroute.client")
+
+
+@dataclass(frozen=True)
+class PendingReport:
+    """What one completion reports: its decision, every attempt, and whether an output was accepted."""
+
+    decision_id: str
+    attempts: tuple[Attempt, ...]
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class ReportCounters:
+    """What happened to the reports of this client's completions."""
+
+    sent: int = 0  # acknowledged by the service (committed to its outcome store)
+    dropped: int = 0  # the queue was full
+    failed: int = 0  # the service refused or could not be reached
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = {"sent": 0, "dropped": 0, "failed": 0}
+
+    def add(self, what: str) -> None:
+        with self._lock:
+            self._counts[what] += 1
+
+    def counters(self) -> ReportCounters:
+        with self._lock:
+            return ReportCounters(**self._counts)
+
+
+def _outcome_of(send_error: BaseException | None, report: PendingReport, tally: _Tally) -> None:
+    if send_error is None:
+        tally.add("sent")
+        return
+    tally.add("failed")
+    logger.debug(
+        "outcome report not recorded", extra={"fields": {"decision_id": report.decision_id, "error": str(send_error)}}
+    )
+
+
+class ThreadReporter:
+    """Sends reports from a daemon thread through ``send`` (the blocking client's ``report_outcome``)."""
+
+    def __init__(self, send: Callable[[PendingReport], None]) -> None:
+        """Start with an empty queue; the thread starts with the first report."""
+        self._send = send
+        self._queue: queue.Queue[PendingReport | None] = queue.Queue(maxsize=REPORT_QUEUE)
+        self._tally = _Tally()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def counters(self) -> ReportCounters:
+        """What happened to the reports so far."""
+        return self._tally.counters()
+
+    def submit(self, report: PendingReport) -> None:
+        """Queue ``report``; drop and count it when the queue is full. Never blocks, never raises."""
+        self._start()
+        try:
+            self._queue.put_nowait(report)
+        except queue.Full:
+            self._tally.add("dropped")
+
+    def close(self, seconds: float = CLOSE_SECONDS) -> None:
+        """Send what is queued, for at most ``seconds``, then stop."""
+        if self._thread is None:
+            return
+        try:
+            self._queue.put(None, timeout=seconds)
+        except queue.Full:
+            return
+        self._thread.join(seconds)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="semroute-reports", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while (report := self._queue.get()) is not None:
+            try:
+                self._send(report)
+            except (SemrouteError, OSError, ValueError) as error:
+                _outcome_of(error, report, self._tally)
+            else:
+                _outcome_of(None, report, self._tally)
+
+
+class TaskReporter:
+    """Sends reports as tasks on the running event loop through ``send`` (the asyncio client's
+    ``report_outcome``)."""
+
+    def __init__(self, send: Callable[[PendingReport], Awaitable[None]]) -> None:
+        """Start with no report in flight."""
+        self._send = send
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tally = _Tally()
+
+    @property
+    def counters(self) -> ReportCounters:
+        """What happened to the reports so far."""
+        return self._tally.counters()
+
+    def submit(self, report: PendingReport) -> None:
+        """Start sending ``report``; drop and count it when too many are in flight. Never blocks, never raises."""
+        if len(self._tasks) >= REPORT_QUEUE:
+            self._tally.add("dropped")
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(report))
+        self._tasks.add(task)  # a reference: the loop keeps only weak ones
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self, seconds: float = CLOSE_SECONDS) -> None:
+        """Wait for the reports in flight, for at most ``seconds``."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=seconds)
+
+    async def _deliver(self, report: PendingReport) -> None:
+        try:
+            await self._send(report)
+        except (SemrouteError, OSError, ValueError) as error:
+            _outcome_of(error, report, self._tally)
+        else:
+            _outcome_of(None, report, self._tally)
