@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
 import grpc
 from grpc import aio
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the execution stage loads on the first complete(): importin
     from semroute.execution import Completion, CompletionOptions
     from semroute.execution.reporting import PendingReport
     from semroute.execution.request import Task
+    from semroute.execution.streaming import AsyncCompletionStream
 
 _Result = TypeVar("_Result")
 
@@ -89,14 +90,29 @@ class AsyncRouterClient(ClientCore):
         """See :meth:`RouterClient.stats`."""
         return await self._send(self._stats_call(options))
 
-    async def complete(self, task: Task, **options: Unpack[CompletionOptions]) -> Completion:
-        """See :meth:`RouterClient.complete`; models are called with ``litellm.acompletion``."""
-        from semroute.execution.complete import complete_async
+    @overload
+    async def complete(
+        self, task: Task, *, stream: Literal[False] = False, **options: Unpack[CompletionOptions]
+    ) -> Completion: ...
+
+    @overload
+    async def complete(
+        self, task: Task, *, stream: Literal[True], **options: Unpack[CompletionOptions]
+    ) -> AsyncCompletionStream: ...
+
+    async def complete(
+        self, task: Task, *, stream: bool = False, **options: Unpack[CompletionOptions]
+    ) -> Completion | AsyncCompletionStream:
+        """See :meth:`RouterClient.complete`; models are called with ``litellm.acompletion`` (a stream is read with
+        ``async for``)."""
+        from semroute.execution import complete as execution
         from semroute.execution.reporting import TaskReporter
 
         if self._reporter is None:
             self._reporter = TaskReporter(self._report_pending)
-        return await complete_async(self.route, task, options, self._reporter.submit)
+        if stream:
+            return await execution.stream_async(self.route, task, options, self._reporter.submit)
+        return await execution.complete_async(self.route, task, options, self._reporter.submit)
 
     async def _report_pending(self, report: PendingReport) -> None:
         await self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
 import grpc
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the execution stage loads on the first complete(): importin
     from semroute.execution import Completion, CompletionOptions
     from semroute.execution.reporting import PendingReport
     from semroute.execution.request import Task
+    from semroute.execution.streaming import CompletionStream
 
 _Result = TypeVar("_Result")
 
@@ -109,7 +110,19 @@ class RouterClient(ClientCore):
         """The server's outcome store counters: decisions recorded and dropped, store errors, outcomes recorded."""
         return self._send(self._stats_call(options))
 
-    def complete(self, task: Task, **options: Unpack[CompletionOptions]) -> Completion:
+    @overload
+    def complete(
+        self, task: Task, *, stream: Literal[False] = False, **options: Unpack[CompletionOptions]
+    ) -> Completion: ...
+
+    @overload
+    def complete(
+        self, task: Task, *, stream: Literal[True], **options: Unpack[CompletionOptions]
+    ) -> CompletionStream: ...
+
+    def complete(
+        self, task: Task, *, stream: bool = False, **options: Unpack[CompletionOptions]
+    ) -> Completion | CompletionStream:
         """Route ``task`` (a text, or chat messages: routed on the last user message) and have the decision's models
         answer it through litellm (needs ``pip install 'semroute[llm]'``).
 
@@ -118,22 +131,27 @@ class RouterClient(ClientCore):
         :mod:`semroute.execution.attempts` for the policy and :class:`~semroute.execution.CompletionOptions` for
         ``options``.
 
+        With ``stream=True`` (a route without validators only) it returns a :class:`CompletionStream` of text chunks
+        from the first model that starts answering; a fallback is possible only before the first chunk.
+
         Returns:
             The accepted output, the model that produced it, the decision and every attempt with its cost.
 
         Raises:
             CompletionError: no model gave an accepted output, or the deadline passed; it carries every attempt.
             UnknownCustomValidatorError: a ``custom`` validator that ``validators=`` does not register.
+            ValueError: ``stream=True`` for a route with validators.
             ServiceError: the routing call failed.
             MissingExtraError: the ``llm`` extra is not installed.
         """
-        from semroute.execution.complete import complete
+        from semroute.execution import complete as execution
         from semroute.execution.reporting import ThreadReporter
 
         with self._reporter_lock:
             if self._reporter is None:
                 self._reporter = ThreadReporter(self._report_pending)
-        return complete(self.route, task, options, self._reporter.submit)
+        run = execution.stream if stream else execution.complete
+        return run(self.route, task, options, self._reporter.submit)
 
     def _report_pending(self, report: PendingReport) -> None:
         self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)

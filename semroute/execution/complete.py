@@ -12,6 +12,7 @@ from semroute.execution._litellm import import_litellm
 from semroute.execution.reporting import PendingReport
 from semroute.execution.request import CompletionOptions, CompletionRequest, Task
 from semroute.execution.run import Completion, Execution
+from semroute.execution.streaming import AsyncCompletionStream, CompletionStream, require_streamable
 from semroute.types import Attempt, RemoteDecision
 
 Route = Callable[..., RemoteDecision]  # the client's ``route``, called with text, metadata and timeout
@@ -62,3 +63,27 @@ def _reported(run: Execution, report: Report | None) -> Iterator[None]:
 def _submit(report: Report | None, run: Execution, attempts: tuple[Attempt, ...], *, accepted: bool) -> None:
     if report is not None and run.decision.decision_id and attempts:
         report(PendingReport(run.decision.decision_id, attempts, accepted))
+
+
+def stream(route: Route, task: Task, options: CompletionOptions, report: Report | None = None) -> CompletionStream:
+    """Route ``task`` and stream the answer of the first model that starts answering (see :mod:`.streaming`).
+
+    Raises:
+        ValueError: the route has validators.
+    """
+    request = CompletionRequest.from_options(task, options)
+    litellm = import_litellm()
+    run = Execution(route(**request.route_arguments()), request)
+    require_streamable(run)
+    return CompletionStream(run, litellm.completion, report)
+
+
+async def stream_async(
+    route: AsyncRoute, task: Task, options: CompletionOptions, report: Report | None = None
+) -> AsyncCompletionStream:
+    """Route ``task`` and stream the answer through ``litellm.acompletion`` (see :func:`stream`)."""
+    request = CompletionRequest.from_options(task, options)
+    litellm: Any = import_litellm()
+    run = Execution(await route(**request.route_arguments()), request)
+    require_streamable(run)
+    return AsyncCompletionStream(run, litellm.acompletion, report)

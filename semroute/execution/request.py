@@ -67,11 +67,11 @@ class CompletionRequest:
 
         Raises:
             ValueError: no user message to route on, an invalid validator, a non-positive deadline or timeout.
-            TypeError: an option :class:`CompletionOptions` does not have (``stream`` among them, for now).
+            TypeError: an option :class:`CompletionOptions` does not have.
         """
         unknown = sorted(set(options) - CompletionOptions.__optional_keys__)
         if unknown:  # keyword options are a TypedDict: only a type checker would catch a misspelt one
-            raise TypeError(f"complete() got unknown options: {', '.join(unknown)} (streaming is not supported yet)")
+            raise TypeError(f"complete() got unknown options: {', '.join(unknown)}")
         messages = to_messages(task)
         validators, custom_checks = split_validators(options.get("validators"))
         passed_through = {
