@@ -10,16 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 import grpc
 from grpc import aio
 
-from semroute.client._core import (
-    Attempts,
-    BatchOptions,
-    Call,
-    CallOptions,
-    ClientCore,
-    OutcomeOptions,
-    ReportOptions,
-    RouteOptions,
-)
+from semroute.client import _core  # the options TypedDicts, as _core.RouteOptions...
+from semroute.client._core import Attempts, Call, ClientCore
 from semroute.types import (
     Attempt,
     IndexInfo,
@@ -50,43 +42,43 @@ class AsyncRouterClient(ClientCore):
             decision = await client.route("write unit tests for the parser")
     """
 
-    async def route(self, text: str, **options: Unpack[RouteOptions]) -> RemoteDecision:
+    async def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> RemoteDecision:
         """See :meth:`RouterClient.route`."""
         return await self._send(self._route_call(text, options))
 
     async def route_batch(
-        self, tasks: Sequence[str | RouteRequest], **options: Unpack[BatchOptions]
+        self, tasks: Sequence[str | RouteRequest], **options: Unpack[_core.BatchOptions]
     ) -> list[RemoteDecision]:
         """See :meth:`RouterClient.route_batch`."""
         return await self._send(self._batch_call(tasks, options))
 
-    async def list_routes(self, **options: Unpack[CallOptions]) -> list[RouteInfo]:
+    async def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[RouteInfo]:
         """See :meth:`RouterClient.list_routes`."""
         return await self._send(self._list_routes_call(options))
 
-    async def index_info(self, **options: Unpack[CallOptions]) -> IndexInfo:
+    async def index_info(self, **options: Unpack[_core.CallOptions]) -> IndexInfo:
         """See :meth:`RouterClient.index_info`."""
         return await self._send(self._index_info_call(options))
 
-    async def reload_index(self, **options: Unpack[CallOptions]) -> ReloadResult:
+    async def reload_index(self, **options: Unpack[_core.CallOptions]) -> ReloadResult:
         """See :meth:`RouterClient.reload_index`."""
         return await self._send(self._reload_call(options))
 
-    async def health(self, service: str = SERVICE_NAME, **options: Unpack[CallOptions]) -> ServingStatus:
+    async def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> ServingStatus:
         """See :meth:`RouterClient.health`."""
         return await self._send(self._health_call(service, options))
 
     async def report_outcome(
-        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[OutcomeOptions]
+        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[_core.OutcomeOptions]
     ) -> None:
         """See :meth:`RouterClient.report_outcome`."""
         await self._send(self._report_outcome_call(decision_id, attempts, accepted, options))
 
-    async def report_quality(self, decision_id: str, score: int, **options: Unpack[ReportOptions]) -> None:
+    async def report_quality(self, decision_id: str, score: int, **options: Unpack[_core.ReportOptions]) -> None:
         """See :meth:`RouterClient.report_quality`."""
         await self._send(self._report_quality_call(decision_id, score, options))
 
-    async def stats(self, **options: Unpack[CallOptions]) -> StoreStats:
+    async def stats(self, **options: Unpack[_core.CallOptions]) -> StoreStats:
         """See :meth:`RouterClient.stats`."""
         return await self._send(self._stats_call(options))
 

@@ -9,16 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
 import grpc
 
-from semroute.client._core import (
-    Attempts,
-    BatchOptions,
-    Call,
-    CallOptions,
-    ClientCore,
-    OutcomeOptions,
-    ReportOptions,
-    RouteOptions,
-)
+from semroute.client import _core  # the options TypedDicts, as _core.RouteOptions...
+from semroute.client._core import Attempts, Call, ClientCore
 from semroute.types import (
     Attempt,
     IndexInfo,
@@ -50,7 +42,7 @@ class RouterClient(ClientCore):
             print(decision.route, decision.model.litellm, decision.config.temperature)
     """
 
-    def route(self, text: str, **options: Unpack[RouteOptions]) -> RemoteDecision:
+    def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> RemoteDecision:
         """Ask which model should handle ``text``; ``options`` are those of :class:`RouteOptions`.
 
         Raises:
@@ -58,7 +50,9 @@ class RouterClient(ClientCore):
         """
         return self._send(self._route_call(text, options))
 
-    def route_batch(self, tasks: Sequence[str | RouteRequest], **options: Unpack[BatchOptions]) -> list[RemoteDecision]:
+    def route_batch(
+        self, tasks: Sequence[str | RouteRequest], **options: Unpack[_core.BatchOptions]
+    ) -> list[RemoteDecision]:
         """Decide up to 256 tasks in one call; each decision equals what :meth:`route` gives for that task.
 
         Raises:
@@ -66,15 +60,15 @@ class RouterClient(ClientCore):
         """
         return self._send(self._batch_call(tasks, options))
 
-    def list_routes(self, **options: Unpack[CallOptions]) -> list[RouteInfo]:
+    def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[RouteInfo]:
         """The routes of the index in service, with their models and descriptions."""
         return self._send(self._list_routes_call(options))
 
-    def index_info(self, **options: Unpack[CallOptions]) -> IndexInfo:
+    def index_info(self, **options: Unpack[_core.CallOptions]) -> IndexInfo:
         """The index in service: fingerprint, counts, model, build and load times, last reload error."""
         return self._send(self._index_info_call(options))
 
-    def reload_index(self, **options: Unpack[CallOptions]) -> ReloadResult:
+    def reload_index(self, **options: Unpack[_core.CallOptions]) -> ReloadResult:
         """Have the server load its artifact on disk now.
 
         Raises:
@@ -82,12 +76,12 @@ class RouterClient(ClientCore):
         """
         return self._send(self._reload_call(options))
 
-    def health(self, service: str = SERVICE_NAME, **options: Unpack[CallOptions]) -> ServingStatus:
+    def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> ServingStatus:
         """The server's health for ``service`` (``""``: the whole server)."""
         return self._send(self._health_call(service, options))
 
     def report_outcome(
-        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[OutcomeOptions]
+        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[_core.OutcomeOptions]
     ) -> None:
         """Record how executing a decision went; returns once the server has committed it to its outcome store.
         Reporting the same decision again replaces the earlier report.
@@ -98,7 +92,7 @@ class RouterClient(ClientCore):
         """
         self._send(self._report_outcome_call(decision_id, attempts, accepted, options))
 
-    def report_quality(self, decision_id: str, score: int, **options: Unpack[ReportOptions]) -> None:
+    def report_quality(self, decision_id: str, score: int, **options: Unpack[_core.ReportOptions]) -> None:
         """Record a quality score from 1 to 5 (and labels) given after the outcome; returns once committed.
 
         Raises:
@@ -106,7 +100,7 @@ class RouterClient(ClientCore):
         """
         self._send(self._report_quality_call(decision_id, score, options))
 
-    def stats(self, **options: Unpack[CallOptions]) -> StoreStats:
+    def stats(self, **options: Unpack[_core.CallOptions]) -> StoreStats:
         """The server's outcome store counters: decisions recorded and dropped, store errors, outcomes recorded."""
         return self._send(self._stats_call(options))
 
