@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality clean report
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality loadtest clean report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,3 +65,6 @@ clean:  ## remove the virtualenv, the model and the index
 
 bench: model  ## speed and memory of the request path and the index build (figures and ratios)
 	$(BIN)/python benchmarks/speed.py
+
+loadtest: index  ## find the saturation rate (80 % short, 20 % long tasks), hold it 60 s; figures in bench-results/
+	$(BIN)/python benchmarks/loadtest.py

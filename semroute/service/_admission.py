@@ -10,6 +10,11 @@ Admitted calls run ``slots`` at a time, in two lanes so that a short task never 
 most ``short_work`` tokens take the short lane, the rest the long lane; each lane has its own slots and serves its
 queue in arrival order. A call that waits past its deadline, or whose caller cancels, leaves the queue without
 running.
+
+The bounds alone would admit calls that cannot finish in time: a queue of long texts takes seconds to clear, longer
+than a caller's 2 s deadline. So each lane also measures how long its work takes (seconds per token, a moving
+average of the calls it ran) and refuses at once, with RESOURCE_EXHAUSTED, a call whose turn would come only after
+its deadline: shedding then costs the caller nothing, where admitting it would cost the work of a call nobody reads.
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ class _Ticket:
     work: int
     lane: str
     running: bool = False
+    started: float = 0.0  # time.monotonic() when it began running
+
+
+RATE_WEIGHT = 0.2  # weight of the latest call in a lane's moving average of seconds per token
 
 
 class Admission:
@@ -72,6 +81,8 @@ class Admission:
         self._running: dict[str, int] = dict.fromkeys(limits.lane_slots, 0)
         self._calls = 0
         self._work = 0
+        self._seconds_per_token: dict[str, float | None] = dict.fromkeys(limits.lane_slots)
+        self._running_work_by_lane: dict[str, int] = dict.fromkeys(limits.lane_slots, 0)
 
     @property
     def admitted_calls(self) -> int:
@@ -103,7 +114,7 @@ class Admission:
             DeadlineExpiredError: the deadline passed while the call waited.
             CallCancelledError: the caller went away while the call waited.
         """
-        ticket = self._admit(work)
+        ticket = self._admit(work, deadline)
         queued_at = time.monotonic()
         try:
             self._wait_for_turn(ticket, deadline, is_active, wake)
@@ -111,15 +122,22 @@ class Admission:
         finally:
             self._release(ticket)
 
-    def _admit(self, work: int) -> _Ticket:
+    def _admit(self, work: int, deadline: float | None) -> _Ticket:
         limits = self.limits
+        lane = "short" if work <= limits.short_work else "long"
         with self._condition:
             if self._calls and (self._calls + 1 > limits.max_calls or self._work + work > limits.max_work):
                 raise OverloadedError(
                     f"server busy: {self._calls} calls ({self._work:,} tokens of embedding) already admitted; "
                     "retry with backoff or send smaller batches"
                 )
-            ticket = _Ticket(work, "short" if work <= limits.short_work else "long")
+            wait = self._expected_seconds(lane, work)
+            if deadline is not None and wait is not None and time.monotonic() + wait > deadline:
+                raise OverloadedError(
+                    f"server busy: this call would finish in about {wait:.1f} s, after its deadline; "
+                    "retry with backoff or a longer deadline"
+                )
+            ticket = _Ticket(work, lane)
             self._calls += 1
             self._work += work
             self._queues[ticket.lane].append(ticket)
@@ -139,10 +157,26 @@ class Admission:
                 # woken by every release; the timeout bounds how late a cancellation is noticed
                 self._condition.wait(0.05 if remaining is None else min(remaining, 0.05))
 
+    def _expected_seconds(self, lane: str, work: int) -> float | None:
+        """When a new call of ``work`` tokens would finish: the lane's work ahead of it shared among its slots, then
+        its own; None until the lane has run a call to measure."""
+        rate = self._seconds_per_token[lane]
+        if rate is None:
+            return None
+        ahead = sum(ticket.work for ticket in self._queues[lane])
+        running = self._running[lane]
+        slots = self.limits.lane_slots[lane]
+        return rate * (ahead + (self._running_work(lane) if running >= slots else 0)) / slots + rate * work
+
+    def _running_work(self, lane: str) -> int:
+        return self._running_work_by_lane.get(lane, 0)
+
     def _release(self, ticket: _Ticket) -> None:
         with self._condition:
             if ticket.running:
                 self._running[ticket.lane] -= 1
+                self._running_work_by_lane[ticket.lane] -= ticket.work
+                self._measure(ticket)
             else:
                 self._queues[ticket.lane].remove(ticket)
             self._calls -= 1
@@ -155,6 +189,15 @@ class Admission:
             queue = self._queues[lane]
             while queue and self._running[lane] < slots:
                 ticket = queue.popleft()
-                ticket.running = True
+                ticket.running, ticket.started = True, time.monotonic()
                 self._running[lane] += 1
+                self._running_work_by_lane[lane] = self._running_work_by_lane.get(lane, 0) + ticket.work
         self._condition.notify_all()
+
+    def _measure(self, ticket: _Ticket) -> None:
+        """Fold a finished call's seconds per token into its lane's moving average."""
+        latest = (time.monotonic() - ticket.started) / max(1, ticket.work)
+        previous = self._seconds_per_token[ticket.lane]
+        self._seconds_per_token[ticket.lane] = (
+            latest if previous is None else (1 - RATE_WEIGHT) * previous + RATE_WEIGHT * latest
+        )

@@ -129,3 +129,20 @@ def test_limits_are_checked() -> None:
         AdmissionLimits(slots=0, max_calls=1, max_work=1)
     assert AdmissionLimits(slots=2, max_calls=1, max_work=1).lane_slots == {"short": 1, "long": 1}
     assert AdmissionLimits(slots=8, max_calls=1, max_work=1).lane_slots == {"short": 4, "long": 4}
+
+
+def test_a_call_whose_turn_would_come_after_its_deadline_is_refused_at_once() -> None:
+    admission = Admission(AdmissionLimits(slots=2, max_calls=10, max_work=10_000, short_work=1_000))
+    with held(admission, 10):
+        time.sleep(0.2)  # the lane learns: about 0.02 s per token
+    started: list[str] = []
+
+    with held(admission, 100):  # runs: about 2 s of work
+        queued = waiter(admission, 100, started, "queued")  # about 2 s more
+        wait_for(lambda: admission.admitted_calls == 2, "the second call to queue")
+        with pytest.raises(OverloadedError, match="after its deadline"):
+            with admission.admitted(10, time.monotonic() + 0.5, active, NEVER_ENDS):
+                pytest.fail("must not be admitted")
+        assert admission.admitted_calls == 2  # refused without taking a place
+    queued.join()
+    assert started == ["queued"]
