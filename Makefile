@@ -67,4 +67,4 @@ bench: model  ## speed and memory of the request path and the index build (figur
 	$(BIN)/python benchmarks/speed.py
 
 loadtest: index  ## find the saturation rate (80 % short, 20 % long tasks), hold it 60 s; figures in bench-results/
-	$(BIN)/python benchmarks/loadtest.py
+	$(BIN)/python -m benchmarks.loadtest
