@@ -68,6 +68,9 @@ class _Ticket:
 
 
 RATE_WEIGHT = 0.2  # weight of the latest call in a lane's moving average of seconds per token
+# The estimate is an average and calls vary: shedding a call whose expected finish is within a quarter of its deadline
+# costs little, admitting one that then misses it costs its whole work.
+SHED_MARGIN = 1.25
 
 
 class Admission:
@@ -132,7 +135,7 @@ class Admission:
                     "retry with backoff or send smaller batches"
                 )
             wait = self._expected_seconds(lane, work)
-            if deadline is not None and wait is not None and time.monotonic() + wait > deadline:
+            if deadline is not None and wait is not None and time.monotonic() + SHED_MARGIN * wait > deadline:
                 raise OverloadedError(
                     f"server busy: this call would finish in about {wait:.1f} s, after its deadline; "
                     "retry with backoff or a longer deadline"
