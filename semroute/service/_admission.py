@@ -167,12 +167,9 @@ class Admission:
         if rate is None:
             return None
         ahead = sum(ticket.work for ticket in self._queues[lane])
-        running = self._running[lane]
         slots = self.limits.lane_slots[lane]
-        return rate * (ahead + (self._running_work(lane) if running >= slots else 0)) / slots + rate * work
-
-    def _running_work(self, lane: str) -> int:
-        return self._running_work_by_lane.get(lane, 0)
+        busy = self._running_work_by_lane[lane] if self._running[lane] >= slots else 0
+        return rate * (ahead + busy) / slots + rate * work
 
     def _release(self, ticket: _Ticket) -> None:
         with self._condition:
@@ -194,7 +191,7 @@ class Admission:
                 ticket = queue.popleft()
                 ticket.running, ticket.started = True, time.monotonic()
                 self._running[lane] += 1
-                self._running_work_by_lane[lane] = self._running_work_by_lane.get(lane, 0) + ticket.work
+                self._running_work_by_lane[lane] += ticket.work
         self._condition.notify_all()
 
     def _measure(self, ticket: _Ticket) -> None:

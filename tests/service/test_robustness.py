@@ -185,18 +185,27 @@ def test_a_private_one_line_token_file_is_read(tmp_path: Path) -> None:
     assert read_token_file(path) == "s3cret"
 
 
+def _serve_process(tmp_path: Path, default_index_path: Path, grace: float) -> tuple[ServerProcess, str]:
+    """``semroute serve`` in a child process with this grace period, once SERVING, and where to dial it."""
+    index_path = tmp_path / "index.zip"
+    replace_atomically(index_path, default_index_path)
+    server = ServerProcess(index_path, "--grace-seconds", str(grace))
+    try:
+        return server, f"{LOOPBACK}:{server.record('serving')['port']}"
+    except BaseException:
+        server.close()
+        raise
+
+
 LONG_BATCH = 8  # long texts per batch: well under a second each on 2 cores, even on a busy machine
 
 
 def test_sigterm_completes_every_admitted_call_and_exits_within_grace(
     tmp_path: Path, default_index_path: Path, long_task: str
 ) -> None:
-    index_path = tmp_path / "index.zip"
-    replace_atomically(index_path, default_index_path)
     grace = 20.0
-    server = ServerProcess(index_path, "--grace-seconds", str(grace))
+    server, target = _serve_process(tmp_path, default_index_path, grace)
     try:
-        target = f"{LOOPBACK}:{server.record('serving')['port']}"
         with RouterClient(target) as client, ThreadPoolExecutor(max_workers=4) as pool:
             batches = [
                 pool.submit(client.route_batch, [long_task] * LONG_BATCH, timeout=120, request_id=f"batch-{n}")
@@ -220,12 +229,9 @@ def test_sigterm_completes_every_admitted_call_and_exits_within_grace(
 def test_sigterm_exits_by_grace_plus_one_second_whatever_the_handlers_do(
     tmp_path: Path, default_index_path: Path, long_task: str
 ) -> None:
-    index_path = tmp_path / "index.zip"
-    replace_atomically(index_path, default_index_path)
     grace = 1.0
-    server = ServerProcess(index_path, "--grace-seconds", str(grace))
+    server, target = _serve_process(tmp_path, default_index_path, grace)
     try:
-        target = f"{LOOPBACK}:{server.record('serving')['port']}"
         with RouterClient(target) as client, ThreadPoolExecutor(max_workers=1) as pool:
             too_long = pool.submit(client.route_batch, [long_task] * 256, timeout=120, request_id="too-long")
             server.record("rpc started", request_id="too-long")
