@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from semroute.cli_options import INDEX_OPTION, ROUTES_OPTION
-from semroute.environment import default_index_path, default_model_dir, default_routes_dir
+from semroute.environment import default_index_path, default_learned_path, default_model_dir, default_routes_dir
 from semroute.errors import SemrouteError
 from semroute.extras import require_extra
 from semroute.types import RouteDecision, RouteRequest, ValidatorSpec
@@ -52,6 +52,19 @@ _LAZY_COMMANDS: dict[str, _LazyCommand] = {
     ),
     "report": _LazyCommand(
         "semroute.report.cli:report", "server", "Cost, acceptance and savings per task type from the outcome store."
+    ),
+    "outcomes": _LazyCommand(
+        "semroute.learning.outcomes_cli:outcomes", "server", "Import labelled per-model results into the outcome store."
+    ),
+    "evaluate-models": _LazyCommand(
+        "semroute.learning.evaluate_cli:evaluate_models",
+        "server",
+        "Run tasks against candidate models, score them blind, propose a model per route.",
+    ),
+    "learn": _LazyCommand(
+        "semroute.learning.learn_cli:learn_command",
+        "server",
+        "Learn which model each task needs from the recorded outcomes.",
     ),
 }
 
@@ -124,8 +137,15 @@ def check(routes_dir: Path | None) -> None:
 @ROUTES_OPTION
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Artifact path.")
 @click.option("--force", is_flag=True, help="Rebuild even when the routes and model are unchanged.")
-def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
-    """Validate the route files, embed their utterances and write the index artifact atomically."""
+@click.option(
+    "--learned",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="What `semroute learn` wrote (default $SEMROUTE_HOME/learned.zip, taken when it exists).",
+)
+def index(routes_dir: Path | None, out: Path | None, force: bool, learned: Path | None) -> None:
+    """Validate the route files, embed their utterances and write the index artifact atomically, with what
+    `semroute learn` learned when there is a learned file."""
     require_extra("server", "`semroute index`")
     from semroute.embedding import FastEmbedEmbedder
     from semroute.index import build_index, is_up_to_date
@@ -133,14 +153,18 @@ def index(routes_dir: Path | None, out: Path | None, force: bool) -> None:
 
     route_set = load_route_set(routes_dir or default_routes_dir())
     path = out or default_index_path()
-    if not force and is_up_to_date(route_set, path, _local_model_hash(route_set)):
+    if learned is not None and not learned.is_file():
+        raise click.BadParameter(f"{learned} does not exist; run `semroute learn` first", param_hint="--learned")
+    learned = learned or default_learned_path()
+    if not force and is_up_to_date(route_set, path, _local_model_hash(route_set), learned):
         click.echo(f"index {path} is up to date; nothing to do")
         return
-    report = build_index(route_set, path, FastEmbedEmbedder(route_set.settings.embedding))
+    report = build_index(route_set, path, FastEmbedEmbedder(route_set.settings.embedding), learned=learned)
     click.echo(
         f"wrote {report.path}: {report.routes} routes, {report.utterances} utterances "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s, "
         f"fingerprint {report.fingerprint[:12]}"
+        + (f", with the learned model choice of {learned}" if learned.is_file() else "")
     )
 
 

@@ -16,3 +16,18 @@ INDEX_OPTION = click.option(
     default=None,
     help="Index artifact [default: .semroute/index/semroute-index.zip].",
 )
+
+
+def _default_store() -> str:
+    from semroute.store import default_store_url  # the store's settings module: cheap, but only when asked
+
+    return default_store_url()
+
+
+STORE_OPTION = click.option(
+    "--store",
+    "store_url",
+    default=_default_store,
+    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
+    help="Outcome store: sqlite:///PATH, a file path, or postgresql://...",
+)

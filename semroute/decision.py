@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from semroute.features import Features
+from semroute.learning.choice import Choice, ChoicePolicy, ChoiceSettings, ModelEstimate, choose
 from semroute.schema import OverrideRule, Settings, TieBreak
 from semroute.types import TIER_RANK, Candidate, ModelConfig, ResolvedModel, RouteDecision, ValidatorSpec
 
@@ -31,6 +33,17 @@ class RouteTarget:
     description: str = ""
     cascade: tuple[str, ...] = ()  # tried in turn, cheapest first, escalating on a failed validation
     validators: tuple[ValidatorSpec, ...] = ()
+    choice: ChoiceSettings = ChoiceSettings()
+
+
+class ModelChooser(Protocol):
+    """What the model choice learns about one task: estimates for the models of a route's chain, and the uniform
+    draw that exploration uses."""
+
+    @property
+    def draw(self) -> float: ...
+
+    def estimates(self, route: str, chain: Sequence[ResolvedModel]) -> Mapping[str, ModelEstimate]: ...
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,10 @@ def decide(
     features: Features,
     metadata: Mapping[str, str],
     policy: Policy,
+    chooser: ModelChooser | None = None,
 ) -> RouteDecision:
-    """Turn scored candidates and request facts into a :class:`RouteDecision`."""
+    """Turn scored candidates and request facts into a :class:`RouteDecision`; ``chooser`` gives the learned model
+    choice what it needs (without one, every route's choice is static)."""
     ranked = sorted(candidates, key=lambda candidate: candidate.score, reverse=True)
     trace: list[str] = []
     route, contenders, margin, ambiguous = _semantic_choice(ranked, policy, trace)
@@ -71,6 +86,18 @@ def decide(
     target = policy.routes[route]
     # a rule that names the model means that model: no cascade; otherwise the route's, models that fit the input
     cascade = () if model_name else _cascade(target, features.estimated_tokens, policy, trace)
+    choice = _choose_model(
+        target,
+        model,
+        fallbacks,
+        cascade,
+        pinned=model_name is not None,
+        fired=fired,
+        policy=policy,
+        chooser=chooser,
+        trace=trace,
+    )
+    model, fallbacks, cascade = _start_at(choice, model, fallbacks, cascade)
     return RouteDecision(
         route=route,
         model=model,
@@ -85,7 +112,50 @@ def decide(
         index_fingerprint=policy.fingerprint,
         cascade=cascade,
         validators=target.validators,
+        choice_policy=choice.policy.value,
+        choice_probability=choice.probability,
     )
+
+
+def _choose_model(
+    target: RouteTarget,
+    model: ResolvedModel,
+    fallbacks: tuple[ResolvedModel, ...],
+    cascade: tuple[ResolvedModel, ...],
+    *,
+    pinned: bool,
+    fired: Sequence[str],
+    policy: Policy,
+    chooser: ModelChooser | None,
+    trace: list[str],
+) -> Choice:
+    """The model choice step (:mod:`semroute.learning.choice`): within the chain the decision already holds."""
+    chain = cascade or (model, *fallbacks)
+    settings = target.choice
+    static = Choice(chain[0].name, ChoicePolicy.STATIC, 1.0)
+    if pinned or chooser is None or (settings.policy is ChoicePolicy.STATIC and settings.exploration <= 0.0):
+        return static
+    sovereign = any(rule.final and rule.name in fired for rule in policy.rules)
+    estimates = chooser.estimates(target.name, chain) if settings.policy is ChoicePolicy.LEARNED else {}
+    names = [candidate.name for candidate in chain]
+    choice = choose(chain[0].name, names, estimates, settings, draw=chooser.draw, may_explore=not sovereign)
+    trace.extend(choice.explanation)
+    if choice.model != chain[0].name:
+        trace.append(f"model {choice.model} chosen to start ({choice.policy.value})")
+    return choice
+
+
+def _start_at(
+    choice: Choice, model: ResolvedModel, fallbacks: tuple[ResolvedModel, ...], cascade: tuple[ResolvedModel, ...]
+) -> tuple[ResolvedModel, tuple[ResolvedModel, ...], tuple[ResolvedModel, ...]]:
+    """The chain started at the chosen model: a cascade from that step on (no doomed cheaper attempt); otherwise
+    the chosen model first and the others as its fallbacks, in their order."""
+    if cascade:
+        names = [step.name for step in cascade]
+        return model, fallbacks, cascade[names.index(choice.model) :]
+    chain = (model, *fallbacks)
+    chosen = next(candidate for candidate in chain if candidate.name == choice.model)
+    return chosen, tuple(candidate for candidate in chain if candidate is not chosen), cascade
 
 
 def _cascade(target: RouteTarget, tokens: int, policy: Policy, trace: list[str]) -> tuple[ResolvedModel, ...]:

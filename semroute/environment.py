@@ -31,6 +31,11 @@ def default_index_path() -> Path:
     return semroute_home() / "index" / "semroute-index.zip"
 
 
+def default_learned_path() -> Path:
+    """Where ``semroute learn`` writes what it learned, and ``semroute index`` picks it up."""
+    return semroute_home() / "learned.zip"
+
+
 def default_store_path() -> Path:
     """Where ``semroute serve`` keeps its outcome store (SQLite) unless told otherwise."""
     return semroute_home() / "outcomes.db"

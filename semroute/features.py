@@ -24,6 +24,22 @@ _STEM = re.compile(r"(?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*")
 _REVERSED_RUN = re.compile(r"[\w/.-]+")  # matched on the reversed text before an extension: the path's characters
 _STEM_LOOKBACK = 256
 _SPECIAL_FILE = re.compile(r"(?<![\w/.-])(?:Makefile|Dockerfile|Jenkinsfile|Gemfile|Procfile)(?![\w.-])")
+# An instruction: a bulleted or numbered line, or a sentence that opens with a common imperative verb.
+_LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d{1,3}[.)])\s+\S", re.MULTILINE)
+_IMPERATIVE = re.compile(
+    r"(?:^|[.!?:]\s+|\n)\s*(?:please\s+)?(?:write|add|fix|make|create|implement|explain|list|give|return|use|print|"
+    r"answer|choose|describe|summari[sz]e|translate|convert|rewrite|refactor|remove|delete|update|change|find|show|"
+    r"compute|calculate|generate|extract|classify|compare|check|ensure|avoid|do not|don't|keep|include)\b",
+    re.IGNORECASE,
+)
+# The structural features the learner reads besides the embedding (see structural_features).
+STRUCTURAL_FEATURES: tuple[str, ...] = (
+    "estimated_tokens",
+    "has_code_block",
+    "file_paths",
+    "question_marks",
+    "instructions",
+)
 
 
 class Features(Protocol):
@@ -89,3 +105,16 @@ def mentioned_file_paths(text: str) -> list[str]:
 def extract_features(text: str, input_tokens: int | None = None) -> TaskFeatures:
     """Features of the whole ``text``; ``input_tokens``, when the caller knows it, replaces the estimate."""
     return TaskFeatures(text, input_tokens)
+
+
+def structural_features(text: str, input_tokens: int | None = None) -> dict[str, float]:
+    """The task's structure as numbers (:data:`STRUCTURAL_FEATURES`): estimated tokens, whether it holds a code block,
+    distinct file paths mentioned, question marks, and instructions (list items and imperative sentences)."""
+    features = extract_features(text, input_tokens)
+    return {
+        "estimated_tokens": float(features.estimated_tokens),
+        "has_code_block": float(features.has_code_block),
+        "file_paths": float(features.file_paths),
+        "question_marks": float(text.count("?")),
+        "instructions": float(len(_LIST_ITEM.findall(text)) + len(_IMPERATIVE.findall(text))),
+    }

@@ -23,7 +23,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,9 @@ from semroute.classifier import RouteClassifier, train_classifier
 from semroute.decision import Policy, RouteTarget
 from semroute.embedding import Embedder, ModelIdentity, Vectors
 from semroute.errors import IndexArtifactError, IndexModelMismatchError
-from semroute.manifest import ARTIFACT_FORMAT, Counts, Manifest
+from semroute.learning.artifact import LEARNED_ARRAYS, LEARNED_JSON, LearnedFileError, from_members, read_members
+from semroute.learning.estimator import LearnedModels
+from semroute.manifest import ARTIFACT_FORMAT, Counts, LearnedSummary, Manifest
 from semroute.route_files import ROUTER_FILE, RouteSet
 from semroute.types import ResolvedModel
 
@@ -61,6 +63,7 @@ class IndexArtifact:
     model: ModelIdentity
     classifier: RouteClassifier
     centroids: np.ndarray  # (routes, dim) unit mean vector of each route's utterances; zero for override-only routes
+    learned: LearnedModels | None = None  # the learned model choice, when the index carries one
 
     @property
     def fingerprint(self) -> str:
@@ -115,13 +118,22 @@ def read_manifest(path: Path) -> Manifest | None:
         return None
 
 
-def is_up_to_date(route_set: RouteSet, path: Path, model_sha256: str | None) -> bool:
-    """Whether the artifact at ``path`` was built from these routes (and, when known, this model file)."""
+def is_up_to_date(route_set: RouteSet, path: Path, model_sha256: str | None, learned: Path | None = None) -> bool:
+    """Whether the artifact at ``path`` was built from these routes (and, when known, this model file) and the
+    learned file ``learned`` (None or a missing file: none)."""
     manifest = read_manifest(path)
     if manifest is None:
         return False
     same_model = model_sha256 is None or manifest.model.sha256 == model_sha256
-    return manifest.routes_fingerprint == routes_fingerprint(route_set) and same_model
+    built_with = manifest.learned.sha256 if manifest.learned else None
+    same_learned = built_with == _learned_sha256(learned)
+    return manifest.routes_fingerprint == routes_fingerprint(route_set) and same_model and same_learned
+
+
+def _learned_sha256(learned: Path | None) -> str | None:
+    if learned is None or not learned.is_file():
+        return None
+    return hashlib.sha256(learned.read_bytes()).hexdigest()
 
 
 def build_index(
@@ -131,9 +143,16 @@ def build_index(
     *,
     resolve: Callable[[RouteSet], dict[str, ResolvedModel]] | None = None,
     progress: bool = True,
+    learned: Path | None = None,
 ) -> BuildReport:
-    """Embed every utterance (reusing vectors from the previous artifact) and write a new artifact atomically."""
+    """Embed every utterance (reusing vectors from the previous artifact) and write a new artifact atomically;
+    ``learned`` (``semroute learn``'s output), when the file exists, goes in too.
+
+    Raises:
+        IndexArtifactError: the learned file is unreadable or was learned with another embedding model.
+    """
     started = time.perf_counter()
+    learned_members, learned_summary = _learned_members(learned, embedder.identity)
     catalog = (resolve or _resolve_catalog)(route_set)
     route_names = tuple(route.name for route in route_set.routes)
     rows = [(number, text) for number, route in enumerate(route_set.routes) for text in route.utterances]
@@ -144,7 +163,10 @@ def build_index(
     labels = np.asarray([number for number, _ in rows], dtype=np.int64)
     classifier = train_classifier(vectors, labels, len(route_names), route_set.settings.classifier_regularisation)
     routes_hash = routes_fingerprint(route_set)
-    fingerprint = _sha256_json({"routes": routes_hash, "model": embedder.identity.__dict__})
+    fingerprint = _sha256_json(
+        {"routes": routes_hash, "model": embedder.identity.__dict__}
+        | ({"learned": learned_summary.sha256} if learned_summary else {})
+    )
     manifest = Manifest(
         fingerprint=fingerprint,
         routes_fingerprint=routes_hash,
@@ -155,9 +177,10 @@ def build_index(
         catalog=catalog,
         routes=tuple(_target(route_set, number) for number in range(len(route_names))),
         rules=route_set.rules,
+        learned=learned_summary,
     )
     utterances = {"routes": [number for number, _ in rows], "texts": texts}
-    _write_atomically(path, manifest, utterances, faiss.serialize_index(index), classifier)
+    _write_atomically(path, manifest, utterances, faiss.serialize_index(index), classifier, learned_members)
     seconds = time.perf_counter() - started
     return BuildReport(path, fingerprint, len(route_names), len(rows), embedded, len(rows) - embedded, seconds)
 
@@ -177,12 +200,17 @@ def load_index(path: Path) -> IndexArtifact:
             raw_index = np.frombuffer(archive.read(_FAISS), dtype=np.uint8)
             with np.load(io.BytesIO(archive.read(_CLASSIFIER))) as arrays:
                 classifier = RouteClassifier.from_arrays(dict(arrays))
+            names = set(archive.namelist())
+            learned_members = {name: archive.read(name) for name in (LEARNED_JSON, LEARNED_ARRAYS) if name in names}
         index = faiss.deserialize_index(raw_index)
     except (OSError, EOFError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
         raise IndexArtifactError(f"index {path} is unreadable ({exc}); rebuild it with `make index`") from exc
     _require_format(path, raw_manifest)
     try:
-        return _assemble(Manifest.from_json(raw_manifest), utterances, index, classifier)
+        artifact = _assemble(Manifest.from_json(raw_manifest), utterances, index, classifier)
+        if artifact.manifest.learned is None:
+            return artifact
+        return replace(artifact, learned=from_members(learned_members, artifact.model))
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexArtifactError(f"index {path} is inconsistent ({exc}); rebuild it with `make index`") from exc
 
@@ -234,6 +262,19 @@ def _centroids(index: Any, row_routes: np.ndarray, routes: int, dim: int) -> np.
     return np.where(norms > 0, centroids / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
 
 
+def _learned_members(learned: Path | None, model: ModelIdentity) -> tuple[dict[str, bytes], LearnedSummary | None]:
+    """The learned file's members, checked, and the manifest's summary of them; nothing when there is no file."""
+    if learned is None or not learned.is_file():
+        return {}, None
+    try:
+        members = read_members(learned)
+        parsed = from_members(members, model)
+    except LearnedFileError as error:
+        raise IndexArtifactError(f"learned file {learned}: {error}") from None
+    routes = {route: parsed.models(route) for route in parsed.routes}
+    return members, LearnedSummary(sha256=hashlib.sha256(learned.read_bytes()).hexdigest(), routes=routes)
+
+
 def _resolve_catalog(route_set: RouteSet) -> dict[str, ResolvedModel]:
     return resolve_catalog(route_set.models, ROUTER_FILE)
 
@@ -275,11 +316,17 @@ def _target(route_set: RouteSet, number: int) -> RouteTarget:
         description=route.description,
         cascade=tuple(route.cascade),
         validators=tuple(entry.to_spec() for entry in route.validators),
+        choice=route.choice.to_settings(),
     )
 
 
 def _write_atomically(
-    path: Path, manifest: Manifest, utterances: dict[str, Any], index: np.ndarray, classifier: RouteClassifier
+    path: Path,
+    manifest: Manifest,
+    utterances: dict[str, Any],
+    index: np.ndarray,
+    classifier: RouteClassifier,
+    extra: dict[str, bytes],
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -291,6 +338,8 @@ def _write_atomically(
             arrays = io.BytesIO()
             np.savez(arrays, allow_pickle=False, **classifier.to_arrays())
             archive.writestr(_CLASSIFIER, arrays.getvalue())
+            for name, data in extra.items():
+                archive.writestr(name, data)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.chmod(temporary, 0o644)  # mkstemp makes it private; a server running as another user must read it

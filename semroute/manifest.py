@@ -30,6 +30,15 @@ class Counts(BaseModel):
     utterances: int = Field(ge=0)
 
 
+class LearnedSummary(BaseModel):
+    """The learned model choice an index carries (``semroute learn``'s output, picked up by ``semroute index``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sha256: str = Field(min_length=1, description="hash of the learned file")
+    routes: dict[str, tuple[str, ...]] = Field(description="per route, the models with an estimate")
+
+
 class Manifest(BaseModel):
     """What an index artifact is: format, fingerprints, embedding model, counts, build time, and the policy
     (settings, resolved catalog, route targets, override rules) that decisions are made with."""
@@ -46,6 +55,7 @@ class Manifest(BaseModel):
     catalog: dict[str, ResolvedModel]
     routes: tuple[RouteTarget, ...]
     rules: tuple[OverrideRule, ...] = ()
+    learned: LearnedSummary | None = None
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Manifest:

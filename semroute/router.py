@@ -6,6 +6,7 @@ and the gRPC service are thin layers over it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -18,7 +19,9 @@ from semroute.embedding import Embedder, Vectors
 from semroute.errors import RequestError
 from semroute.features import estimate_tokens, extract_features
 from semroute.index import IndexArtifact
+from semroute.learning.chooser import LearnedChooser
 from semroute.signals import Query, blend_signals, compute_signals
+from semroute.task_part import part_to_embed
 from semroute.types import Candidate, RouteDecision, RouteRequest
 
 MAX_TEXT_CHARS = 1_000_000
@@ -80,6 +83,11 @@ class Router:
         self._embedder = embedder
         self._routable = np.bincount(artifact.row_routes, minlength=len(artifact.route_names)) > 0
         routes = artifact.policy.routes
+        self._part = artifact.policy.settings.embedding.part
+        # routes whose model choice is not plainly static (learned, or exploring) need the query vector at decision
+        targets = artifact.policy.routes.values()
+        self._chooses = any(t.choice.policy != "static" or t.choice.exploration > 0 for t in targets)
+        self._salt = os.urandom(16)
         self._thresholds = np.array([routes[name].threshold for name in artifact.route_names], dtype=np.float64)
 
     @property
@@ -114,7 +122,11 @@ class Router:
         """What embedding ``requests`` costs, in tokens: each text's embedded prefix (at most ``max_tokens``), plus
         the two special tokens every text gets. Admission control counts work in these units."""
         limit = self._embedder.identity.max_tokens
-        return sum(min(estimate_tokens(request.text), limit) + 2 for request in requests)
+        return sum(min(estimate_tokens(self.embedded_part(request.text)), limit) + 2 for request in requests)
+
+    def embedded_part(self, text: str) -> str:
+        """The part of a task's text that is embedded (the route set's ``settings.embedding.part``)."""
+        return part_to_embed(text, self._part)
 
     def _route_valid(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         return self.route_embedded(requests)[0]
@@ -124,14 +136,16 @@ class Router:
         is ``requests[i]``): the outcome store keeps them, and embedding again would double the cost."""
         if not requests:
             return [], np.empty((0, self._embedder.identity.dim), dtype=np.float32)
-        vectors = self._embedder.embed([request.text for request in requests])
+        vectors = self._embedder.embed([self.embedded_part(request.text) for request in requests])
         return self.route_vectors(vectors, requests), vectors
 
     def route_vectors(self, vectors: Vectors, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         """Decide requests whose texts are already embedded (row ``i`` of ``vectors`` is ``requests[i]``)."""
         return [
-            self.decide(request, candidates)
-            for request, candidates in zip(requests, self.candidates(vectors, requests), strict=True)
+            self.decide(request, candidates, vectors[position])
+            for position, (request, candidates) in enumerate(
+                zip(requests, self.candidates(vectors, requests), strict=True)
+            )
         ]
 
     def candidates(
@@ -169,7 +183,14 @@ class Router:
         listed[ranked[:shown]] = True
         return listed
 
-    def decide(self, request: RouteRequest, candidates: Sequence[Candidate]) -> RouteDecision:
-        """The decision for a request from its scored candidates (see :meth:`candidates`)."""
+    def decide(
+        self, request: RouteRequest, candidates: Sequence[Candidate], vector: Vectors | None = None
+    ) -> RouteDecision:
+        """The decision for a request from its scored candidates (see :meth:`candidates`); ``vector``, its query
+        vector, lets routes with a learned model choice estimate each model's success (without it their choice is
+        static)."""
         features = extract_features(request.text, request.input_tokens)
-        return decide(candidates, request.text, features, request.metadata, self._artifact.policy)
+        chooser = None
+        if vector is not None and self._chooses:
+            chooser = LearnedChooser(self._artifact.learned, vector, request.text, request.input_tokens, self._salt)
+        return decide(candidates, request.text, features, request.metadata, self._artifact.policy, chooser)

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator, model_validator
 
+from semroute.learning.choice import DEFAULT_EXPLORATION, ChoicePolicy, ChoiceSettings
 from semroute.model_store import DEFAULT_EMBEDDING_MODEL
 from semroute.signals import DEFAULT_WEIGHTS, SIGNAL_NAMES, Aggregation
+from semroute.task_part import EmbedPart
 from semroute.types import ModelConfig, ReasoningEffort, Tier, ValidatorSpec
 from semroute.validators import check_spec
 
@@ -46,6 +48,10 @@ class EmbeddingSettings(_Strict):
     )
     cache_dir: Path | None = Field(default=None, description="Download cache for other fastembed models.")
     max_tokens: int = Field(default=DEFAULT_EMBEDDING_MAX_TOKENS, ge=16, le=8192)
+    part: EmbedPart = Field(
+        default=EmbedPart.WHOLE,
+        description="which part of a task is embedded: `whole`, or `last_paragraph` for prompts that end with the task",
+    )
 
 
 class Blend(RootModel[dict[str, float]]):
@@ -135,6 +141,38 @@ class ValidatorEntry(BaseModel):
         return ValidatorSpec(self.kind, dict(self.model_extra or {}))
 
 
+class ChoiceSpec(_Strict):
+    """A route's ``choice:``: how the starting model is chosen within the route's chain (model and fallbacks, or the
+    cascade). ``static`` keeps the route's model; ``learned`` takes the cheapest model whose estimated success
+    (``semroute learn``) is good enough: at least ``quality_target``, or at most ``max_quality_loss`` below the best
+    estimate of the chain for the task (give exactly one). ``exploration``: the share of tasks sent to a model of the
+    chain drawn at random, so that outcomes exist for every model (default 0.02 with ``learned``, else 0)."""
+
+    policy: ChoicePolicy = ChoicePolicy.STATIC
+    quality_target: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_quality_loss: float | None = Field(default=None, ge=0.0, le=1.0)
+    exploration: float | None = Field(default=None, ge=0.0, le=0.5)
+
+    @model_validator(mode="after")
+    def _goal_fits_the_policy(self) -> ChoiceSpec:
+        goals = [name for name in ("quality_target", "max_quality_loss") if getattr(self, name) is not None]
+        if self.policy is ChoicePolicy.LEARNED and len(goals) != 1:
+            raise ValueError("a learned choice needs exactly one of quality_target or max_quality_loss")
+        if self.policy is ChoicePolicy.STATIC and goals:
+            raise ValueError(f"{goals[0]} applies to `policy: learned` only")
+        return self
+
+    def to_settings(self) -> ChoiceSettings:
+        """The validated block as decisions read it."""
+        default = DEFAULT_EXPLORATION if self.policy is ChoicePolicy.LEARNED else 0.0
+        return ChoiceSettings(
+            policy=self.policy,
+            quality_target=self.quality_target,
+            max_quality_loss=self.max_quality_loss,
+            exploration=default if self.exploration is None else self.exploration,
+        )
+
+
 class RouteSpec(_Strict):
     """One task type: example utterances, a primary model, an ordered fallback chain and a model config; optionally
     a cascade (models tried cheapest first, escalating when an output fails the validators) and validators."""
@@ -145,6 +183,7 @@ class RouteSpec(_Strict):
     fallbacks: list[str] = []
     cascade: list[str] = Field(default=[], description="models tried in turn, cheapest first")
     validators: list[ValidatorEntry] = []
+    choice: ChoiceSpec = ChoiceSpec()
     score_threshold: Score | None = None
     config: ModelConfigSpec = ModelConfigSpec()
     override_only: bool = False

@@ -122,6 +122,8 @@ class RouteDecision:
     cascade: tuple[ResolvedModel, ...] = ()  # tried in turn, cheapest first, escalating on a failed validation
     validators: tuple[ValidatorSpec, ...] = ()
     decision_id: str = ""  # issued by the service, for reporting the outcome
+    choice_policy: str = "static"  # how the starting model was chosen within the chain: static | learned
+    choice_probability: float = 1.0  # with which the starting model was chosen (below 1 when the route explores)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (what ``semroute route --json`` prints)."""
@@ -147,6 +149,8 @@ class RouteDecision:
             "estimated_tokens": self.estimated_tokens,
             "index_fingerprint": self.index_fingerprint,
             "decision_id": self.decision_id,
+            "choice_policy": self.choice_policy,
+            "choice_probability": round(self.choice_probability, 6),
         }
 
 

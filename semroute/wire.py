@@ -167,6 +167,8 @@ def decision_to_proto(decision: RouteDecision, request_id: str, *, full_trace: b
         cascade=[model_to_proto(model) for model in decision.cascade],
         validators=[validator_to_proto(validator) for validator in decision.validators],
         decision_id=decision.decision_id,
+        choice_policy=decision.choice_policy,
+        choice_probability=decision.choice_probability,
     )
 
 
@@ -189,6 +191,8 @@ def decision_from_proto(message: pb.RouteDecision) -> RemoteDecision:
         cascade=tuple(model_from_proto(model) for model in message.cascade),
         validators=tuple(validator_from_proto(validator) for validator in message.validators),
         decision_id=message.decision_id,
+        choice_policy=message.choice_policy or "static",
+        choice_probability=message.choice_probability or 1.0,
     )
 
 

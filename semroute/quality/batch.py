@@ -66,7 +66,8 @@ def route_labelled(
     """
     requests = tuple(RouteRequest(text) for text in data.texts)
     if vectors is None:
-        vectors = embed_texts(router.embedder, data.texts, batch_size=batch_size, progress=progress)
+        parts = [router.embedded_part(text) for text in data.texts]
+        vectors = embed_texts(router.embedder, parts, batch_size=batch_size, progress=progress)
     if len(vectors) != len(requests):
         raise ValueError(f"{len(vectors)} vectors for {len(requests)} items of {data.source}")
     tables: list[SignalTable] = []
@@ -75,8 +76,13 @@ def route_labelled(
         for start in range(0, len(requests), batch_size):
             batch = requests[start : start + batch_size]
             # candidates and decide are the router's own steps; keeping the candidates costs no second scoring
-            candidates = router.candidates(vectors[start : start + batch_size], batch, complete=True)
-            decisions += [router.decide(request, listed) for request, listed in zip(batch, candidates, strict=True)]
+            rows = vectors[start : start + batch_size]
+            candidates = router.candidates(rows, batch, complete=True)
+            # with each query vector, so that routes with a learned model choice choose as the service would
+            decisions += [
+                router.decide(request, listed, row)
+                for request, listed, row in zip(batch, candidates, rows, strict=True)
+            ]
             tables.append(SignalTable.from_candidates(candidates))
             bar.update(len(batch))
     return RoutedSet(data, requests, SignalTable.concat(tables), tuple(decisions))

@@ -75,6 +75,16 @@ def report_json(report: Report) -> dict[str, Any]:
             {"start": week.start.isoformat(), "cost_by_route": dict(sorted(week.cost_by_route.items()))}
             for week in report.weekly_cost
         ],
+        "model_choice": [
+            {
+                "route": row.route,
+                "model": row.model,
+                "policy": row.policy,
+                "requests": row.requests,
+                "share": round(row.share, 4),
+            }
+            for row in report.choices
+        ],
     }
 
 

@@ -98,6 +98,17 @@ class WeeklyCost:
 
 
 @dataclass(frozen=True)
+class ChoiceRow:
+    """How often a route's decisions started at one model, by the policy that chose it (this window)."""
+
+    route: str
+    model: str
+    policy: str  # static | learned | explored
+    requests: int
+    share: float  # of the route's requests
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole report: the window, the totals, the rows per route and per model, and the cost per bucket."""
 
@@ -109,6 +120,7 @@ class Report:
     by_model: tuple[Row, ...]
     weekly_cost: tuple[WeeklyCost, ...]
     counterfactuals: Counterfactuals
+    choices: tuple[ChoiceRow, ...] = ()
 
     @property
     def span(self) -> timedelta:
@@ -164,6 +176,18 @@ def build_report(
         by_model=_rows(current, previous, lambda record: record.model, counterfactuals),
         weekly_cost=_weekly_cost([*previous, *current], previous_start, end),
         counterfactuals=counterfactuals,
+        choices=model_choices(current),
+    )
+
+
+def model_choices(records: Sequence[DecisionRecord]) -> tuple[ChoiceRow, ...]:
+    """Per route, the models its decisions started at and the policy that chose each: a learned route's easy and
+    hard tasks show up as several models."""
+    counts = Counter((record.route, record.model, record.choice_policy) for record in records)
+    per_route = Counter(record.route for record in records)
+    return tuple(
+        ChoiceRow(route, model, policy, count, count / per_route[route])
+        for (route, model, policy), count in sorted(counts.items(), key=lambda item: (item[0][0], -item[1], item[0]))
     )
 
 

@@ -33,6 +33,8 @@ class DecisionRecord:
         accepted: The reported outcome: True or False; None when no outcome (or only a quality score) was reported.
         quality_score: 1-5, or None.
         attempts: Every model call reported, in order.
+        choice_policy: How the starting model was chosen: ``static``, ``learned`` (``explored`` when exploration
+            drew it, i.e. its choice probability is below one half).
     """
 
     decision_id: str
@@ -43,6 +45,7 @@ class DecisionRecord:
     accepted: bool | None
     quality_score: int | None
     attempts: tuple[Attempt, ...]
+    choice_policy: str = "static"
 
     @property
     def completed(self) -> bool:
@@ -99,6 +102,8 @@ def _records(connection: sa.Connection, start: datetime, end: datetime) -> Itera
             decisions.c.cascade,
             outcomes.c.accepted,
             outcomes.c.quality_score,
+            decisions.c.choice_policy,
+            decisions.c.choice_probability,
         )
         .select_from(decisions.outerjoin(outcomes, outcomes.c.decision_id == decisions.c.decision_id))
         .where(in_span)
@@ -114,7 +119,14 @@ def _records(connection: sa.Connection, start: datetime, end: datetime) -> Itera
             accepted=row.accepted,
             quality_score=row.quality_score,
             attempts=tuple(calls.get(row.decision_id, ())),
+            choice_policy=_choice(row.choice_policy, row.choice_probability),
         )
+
+
+def _choice(policy: str | None, probability: float | None) -> str:
+    if probability is not None and probability < 0.5:
+        return "explored"
+    return policy or "static"
 
 
 def _attempts_by_decision(connection: sa.Connection, in_span: sa.ColumnElement[bool]) -> dict[str, list[Attempt]]:

@@ -50,6 +50,7 @@ def render_table(report: Report) -> str:
         + _table("route", savings_columns(report), total_and),
         "validation failures\n" + _validation_table(report),
         f"this window against the previous {_span_text(report)}\n" + _table("route", CHANGE_COLUMNS, total_and),
+        "model choice (the model each decision started at, and what chose it)\n" + _choice_table(report),
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -106,3 +107,12 @@ def _csv_value(value: object) -> object:
     if isinstance(value, dict):
         return " ".join(f"{key}={count}" for key, count in value.items())
     return "" if value is None else value
+
+
+def _choice_table(report: Report) -> str:
+    lines = [f"{'route':<24} {'model':<28} {'chosen by':<10} {'requests':>9} {'share':>7}"]
+    lines += [
+        f"{row.route:<24} {row.model:<28} {row.policy:<10} {row.requests:>9,} {row.share:>7.1%}"
+        for row in report.choices
+    ]
+    return "\n".join(lines)

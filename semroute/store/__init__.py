@@ -7,7 +7,7 @@ and its text only when the settings say so.
 """
 
 from semroute.store._database import OutcomeDatabase
-from semroute.store._records import PendingDecision, validate_outcome_report, validate_quality_report
+from semroute.store._records import PendingDecision, utc_now, validate_outcome_report, validate_quality_report
 from semroute.store._schema import MIGRATIONS, SCHEMA_VERSION
 from semroute.store._settings import (
     DEFAULT_RETENTION_DAYS,
@@ -16,7 +16,7 @@ from semroute.store._settings import (
     engine_url,
     sqlite_url,
 )
-from semroute.store._writer import OutcomeStore, utc_now
+from semroute.store._writer import OutcomeStore
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",

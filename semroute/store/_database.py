@@ -8,7 +8,7 @@ a committed transaction is on disk before the commit returns. A writer that find
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from semroute.errors import MissingExtraError, UnknownDecisionError
-from semroute.store._records import attempt_rows
-from semroute.store._schema import attempts, decisions, migrate, outcomes
+from semroute.learning.observations import Observation
+from semroute.store._observations import (
+    check_observations,
+    observation_of_row,
+    observation_row,
+    served_observation,
+    served_query,
+)
+from semroute.store._records import attempt_rows, utc_now
+from semroute.store._schema import attempts, decisions, migrate, observations, outcomes
 from semroute.store._settings import engine_url
 from semroute.types import OutcomeReport, QualityReport
 
@@ -104,6 +112,53 @@ class OutcomeDatabase:
             .values(quality_score=report.score, labels={**found.labels, **report.labels}, scored_at=now)
         )
 
+    def insert_observations(self, batch: Sequence[Observation], *, texts: Mapping[str, str] | None = None) -> int:
+        """Write observations in one transaction, replacing the rows of the same (source, task_id, model); return
+        how many were written. ``texts`` (task id -> text) is kept only for the task ids it names.
+
+        Raises:
+            ValueError: an observation does not fit the table (naming it and the field), or two share a key.
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
+        """
+        check_observations(batch)
+        now, texts = utc_now(), texts or {}
+        rows = [observation_row(item, text=texts.get(item.task_id), recorded_at=now) for item in batch]
+        if not rows:
+            return 0
+        same_key = sa.and_(
+            observations.c.source == sa.bindparam("key_source"),
+            observations.c.task_id == sa.bindparam("key_task_id"),
+            observations.c.model == sa.bindparam("key_model"),
+        )
+        keys = [{"key_source": row["source"], "key_task_id": row["task_id"], "key_model": row["model"]} for row in rows]
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(observations).where(same_key), keys)
+            connection.execute(sa.insert(observations), rows)
+        return len(rows)
+
+    def observations(
+        self, *, routes: Collection[str] | None = None, since: datetime | None = None
+    ) -> list[Observation]:
+        """Every observation: the ``observations`` table (by source, task and model), then served traffic (in the
+        order decided), each reported attempt that was accepted or invalid as an observation of its task.
+
+        Args:
+            routes: Only these routes (default: all).
+            since: Only observations recorded (imported rows) or decided (served traffic) at or after this UTC time.
+        """
+        stored = sa.select(observations).order_by(observations.c.source, observations.c.task_id, observations.c.model)
+        served = served_query()
+        if routes is not None:
+            stored = stored.where(observations.c.route.in_(list(routes)))
+            served = served.where(decisions.c.route.in_(list(routes)))
+        if since is not None:
+            stored = stored.where(observations.c.recorded_at >= since)
+            served = served.where(decisions.c.decided_at >= since)
+        with self.engine.connect() as connection:
+            found = [observation_of_row(row._mapping) for row in connection.execute(stored)]
+            found += [served_observation(row._mapping) for row in connection.execute(served)]
+        return found
+
     def purge(self, before: datetime) -> int:
         """Delete decisions made before ``before`` with their outcomes and attempts; return how many decisions."""
         old = sa.select(decisions.c.decision_id).where(decisions.c.decided_at < before)
@@ -127,8 +182,10 @@ class OutcomeDatabase:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     def count(self, table: str) -> int:
-        """Rows in ``table`` (``decisions``, ``outcomes`` or ``attempts``)."""
-        chosen = {"decisions": decisions, "outcomes": outcomes, "attempts": attempts}[table]
+        """Rows in ``table`` (``decisions``, ``outcomes``, ``attempts`` or ``observations``)."""
+        chosen = {"decisions": decisions, "outcomes": outcomes, "attempts": attempts, "observations": observations}[
+            table
+        ]
         with self.engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(chosen)).scalar_one())
 

@@ -11,14 +11,15 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from semroute.embedding import Vectors
 from semroute.errors import RequestError
-from semroute.features import extract_features
+from semroute.features import structural_features
 from semroute.types import OutcomeReport, QualityReport, RouteDecision, RouteRequest
 
 MAX_DECISION_ID_CHARS = 64
@@ -28,6 +29,21 @@ MAX_LABEL_VALUE_CHARS = 256
 MAX_STORED_MESSAGE_CHARS = 4096  # an attempt's message is cut to this: provider errors can be long
 QUALITY_SCORES = range(1, 6)
 _LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, as the store keeps times (naive)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def encode_embedding(vector: npt.ArrayLike) -> bytes:
+    """A query vector as the store keeps it: little-endian float16 (half the bytes; cosine similarities move <1e-3)."""
+    return np.asarray(vector, dtype="<f2").reshape(-1).tobytes()
+
+
+def decode_embedding(stored: bytes) -> npt.NDArray[np.float32]:
+    """A stored vector back as float32."""
+    return np.frombuffer(stored, dtype="<f2").astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -44,7 +60,7 @@ class PendingDecision:
 def decision_row(pending: PendingDecision, *, store_text: bool) -> dict[str, Any]:
     """The ``decisions`` row of a decision: its text only when ``store_text`` is set."""
     decision, text = pending.decision, pending.request.text
-    features = extract_features(text, pending.request.input_tokens)
+    features = structural_features(text, pending.request.input_tokens)
     return {
         "decision_id": decision.decision_id,
         "decided_at": pending.decided_at,
@@ -62,13 +78,15 @@ def decision_row(pending: PendingDecision, *, store_text: bool) -> dict[str, Any
         "margin": decision.margin,
         "index_fingerprint": decision.index_fingerprint,
         "estimated_tokens": decision.estimated_tokens,
-        "file_paths": features.file_paths,
-        "has_code_block": features.has_code_block,
+        "file_paths": int(features["file_paths"]),
+        "has_code_block": bool(features["has_code_block"]),
         "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "text_chars": len(text),
-        "embedding": np.asarray(pending.vector, dtype="<f2").reshape(-1).tobytes(),
-        "exploration_probability": None,
+        "embedding": encode_embedding(pending.vector),
+        "choice_probability": decision.choice_probability,
         "text": text if store_text else None,
+        "choice_policy": decision.choice_policy,
+        "features": features,
     }
 
 

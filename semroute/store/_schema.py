@@ -3,7 +3,9 @@
 Migrations are a short ordered list of steps, each bringing the schema from one version to the next, with the version
 reached kept in ``semroute_schema``. A store whose version is newer than this code knows is refused: an older server
 must not write rows a newer schema does not expect. (Alembic would do the same with more machinery; one table and a
-list of functions are enough while the schema is this small.)
+list of functions are enough while the schema is this small.) Each migration's tables are frozen as that version
+made them (:mod:`~semroute.store._schema_v1`): the definitions below are the current schema, which a new store reaches
+through every step in turn.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from semroute.errors import StoreVersionError
+from semroute.store import _schema_v1
 
 metadata = sa.MetaData()
 
@@ -39,8 +42,12 @@ decisions = sa.Table(
     sa.Column("text_sha256", sa.String(64), nullable=False),  # of the UTF-8 text
     sa.Column("text_chars", sa.Integer(), nullable=False),
     sa.Column("embedding", sa.LargeBinary(), nullable=False),  # the query vector, little-endian float16
-    sa.Column("exploration_probability", sa.Float(), nullable=True),  # when the model was explored (later)
+    # The probability with which the chosen model was picked, and the choice policy that picked it (NULL before
+    # version 2: the static policy, probability 1).
+    sa.Column("choice_probability", sa.Float(), nullable=True),
     sa.Column("text", sa.Text(), nullable=True),  # only with --store-text
+    sa.Column("choice_policy", sa.String(32), nullable=True),
+    sa.Column("features", sa.JSON(), nullable=True),  # structural_features() of the text; NULL before version 2
 )
 
 # The reported outcome of a decision (one per decision; reporting again replaces it).
@@ -72,6 +79,27 @@ attempts = sa.Table(
     sa.Column("error_class", sa.String(128), nullable=False),
 )
 
+# How one model did on one task, from an imported benchmark table or an evaluation (served traffic is derived from
+# decisions and attempts instead). Importing the same source again replaces its rows. No task text unless asked.
+observations = sa.Table(
+    "observations",
+    metadata,
+    sa.Column("source", sa.String(256), primary_key=True),  # import:<file name>, evaluate-models
+    sa.Column("task_id", sa.String(128), primary_key=True),
+    sa.Column("model", sa.String(128), primary_key=True),  # catalog name
+    sa.Column("route", sa.String(128), nullable=False, index=True),
+    sa.Column("quality", sa.Float(), nullable=False),  # 0-1
+    sa.Column("cost_usd", sa.Float(), nullable=True),
+    sa.Column("input_tokens", sa.BigInteger(), nullable=True),
+    sa.Column("output_tokens", sa.BigInteger(), nullable=True),
+    sa.Column("latency_ms", sa.Float(), nullable=True),
+    sa.Column("propensity", sa.Float(), nullable=False),
+    sa.Column("embedding", sa.LargeBinary(), nullable=False),  # the embedded part's vector, little-endian float16
+    sa.Column("features", sa.JSON(), nullable=False),  # structural_features() of the whole text
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),  # UTC
+    sa.Column("text", sa.Text(), nullable=True),  # only when the importer asks for it
+)
+
 schema_version = sa.Table(
     "semroute_schema", sa.MetaData(), sa.Column("version", sa.Integer(), nullable=False, primary_key=True)
 )
@@ -86,11 +114,23 @@ class Migration:
     apply: Callable[[sa.Connection], None]
 
 
-def _create_tables(connection: sa.Connection) -> None:
-    metadata.create_all(connection, tables=[decisions, outcomes, attempts])
+def _add_observations(connection: sa.Connection) -> None:
+    """Migration 2: the observations table; decisions record how their model was chosen and their features."""
+    connection.execute(sa.text("ALTER TABLE decisions RENAME COLUMN exploration_probability TO choice_probability"))
+    for column in (decisions.c.choice_policy, decisions.c.features):
+        spec = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
+        connection.execute(sa.text(f"ALTER TABLE decisions ADD COLUMN {spec}"))
+    metadata.create_all(connection, tables=[observations])
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "decisions, outcomes and attempts", _create_tables),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "decisions, outcomes and attempts", _schema_v1.create_tables),
+    Migration(
+        2,
+        "observations; decisions: choice_probability (was exploration_probability), choice_policy, features",
+        _add_observations,
+    ),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # Serialises migrations of replicas starting at once against the same PostgreSQL (any constant; "semr" in ASCII).
 _ADVISORY_LOCK = 0x73656D72

@@ -20,14 +20,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from semroute.errors import StoreFullError, StoreUnavailableError, StoreVersionError, UnknownDecisionError
 from semroute.store._database import OutcomeDatabase, retention_cutoff
-from semroute.store._records import PendingDecision, decision_row
+from semroute.store._records import PendingDecision, decision_row, utc_now
 from semroute.store._settings import StoreSettings
 from semroute.types import OutcomeReport, QualityReport, StoreStats
 
@@ -38,11 +38,6 @@ LOG_INTERVAL_SECONDS = 10.0  # at most one "not recorded" line this often; it sa
 # Decisions wait this long for company before they are written: one transaction for many keeps the writer's share of
 # the CPU (and of the GIL the routing threads need) small. Reports, and a queue half full, wake the writer at once.
 DECISION_BATCH_SECONDS = 0.5
-
-
-def utc_now() -> datetime:
-    """Now, in UTC, as the store keeps times (naive)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -299,6 +299,8 @@ class RouteDecision(_message.Message):
     CASCADE_FIELD_NUMBER: _builtins.int
     VALIDATORS_FIELD_NUMBER: _builtins.int
     DECISION_ID_FIELD_NUMBER: _builtins.int
+    CHOICE_POLICY_FIELD_NUMBER: _builtins.int
+    CHOICE_PROBABILITY_FIELD_NUMBER: _builtins.int
     route: _builtins.str
     """The chosen route (task type), e.g. "test_generation"."""
     ambiguous: _builtins.bool
@@ -313,6 +315,14 @@ class RouteDecision(_message.Message):
     """The request id: the client's `x-request-id` metadata value, or a UUID the server generated."""
     decision_id: _builtins.str
     """Identifies this decision for ReportOutcome: issued by the server, unique across replicas (a UUID, hex)."""
+    choice_policy: _builtins.str
+    """How the starting model was chosen within the route's chain: "static" (the route file's model) or "learned"
+    (the cheapest model whose success, estimated from past outcomes of similar tasks, is good enough).
+    """
+    choice_probability: _builtins.float
+    """The probability with which the starting model was chosen: 1 without exploration, below 1 when the route
+    explores (the outcome store keeps it so that learning can correct for the choice).
+    """
     @_builtins.property
     def model(self) -> Global___ModelInfo:
         """The model to call first."""
@@ -365,10 +375,12 @@ class RouteDecision(_message.Message):
         cascade: _abc.Iterable[Global___ModelInfo] | None = ...,
         validators: _abc.Iterable[Global___Validator] | None = ...,
         decision_id: _builtins.str = ...,
+        choice_policy: _builtins.str = ...,
+        choice_probability: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ambiguous", b"ambiguous", "candidates", b"candidates", "cascade", b"cascade", "config", b"config", "decision_id", b"decision_id", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace", "validators", b"validators"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ambiguous", b"ambiguous", "candidates", b"candidates", "cascade", b"cascade", "choice_policy", b"choice_policy", "choice_probability", b"choice_probability", "config", b"config", "decision_id", b"decision_id", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace", "validators", b"validators"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7,7 +7,6 @@ saying so, only where pgserver is not installed at all.
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import shutil
 import tempfile
 import uuid
@@ -26,7 +25,6 @@ from semroute.types import Candidate, ModelConfig, ResolvedModel, RouteDecision,
 
 PGSERVER_MISSING = "pgserver is not installed (make install adds it): the PostgreSQL store tests need it"
 DIMENSION = 384
-_databases = itertools.count()
 
 
 def start_pgserver(folder: Path) -> Any:
@@ -66,7 +64,7 @@ def postgres_server() -> Iterator[Any]:
 
 def new_postgres_database(server: Any) -> str:
     """A fresh, empty database on ``server``; its URL."""
-    name = f"store_test_{next(_databases)}"
+    name = f"store_test_{uuid.uuid4().hex}"  # not a counter: test modules may import this file a second time
     admin = sa.create_engine(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text(f"CREATE DATABASE {name}"))

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from semroute.errors import StoreVersionError, UnknownDecisionError
+from semroute.features import structural_features
 from semroute.store import SCHEMA_VERSION, OutcomeDatabase, OutcomeStore, utc_now
 from semroute.store._schema import schema_version
 from semroute.types import Attempt, AttemptOutcome, OutcomeReport, QualityReport
@@ -34,7 +35,7 @@ def test_a_new_store_is_migrated_to_the_current_version(open_store: OpenStore, s
 
     database = OutcomeDatabase(store_url)
     assert database.migrate() == SCHEMA_VERSION  # the second time: nothing left to do
-    assert {"decisions", "outcomes", "attempts", "semroute_schema"} <= set(
+    assert {"decisions", "outcomes", "attempts", "observations", "semroute_schema"} <= set(
         sa.inspect(database.engine).get_table_names()
     )
     database.close()
@@ -67,7 +68,8 @@ def test_a_decision_is_stored_without_its_text_by_default(open_store: OpenStore)
     assert (row["cascade"], row["fallbacks"]) == (["gpt-5-mini", "claude-sonnet-4-6"], ["gpt-5.2"])
     assert row["candidates"][0] == {"route": "code_change", "score": 0.8, "signals": {"neighbour": 0.7}}
     assert (row["file_paths"], row["has_code_block"], row["estimated_tokens"]) == (2, True, 9)
-    assert row["exploration_probability"] is None
+    assert (row["choice_policy"], row["choice_probability"]) == ("static", 1.0)
+    assert row["features"] == structural_features(pending.request.text)
     vector = np.frombuffer(row["embedding"], dtype="<f2")
     np.testing.assert_allclose(vector, pending.vector, atol=1e-3)
 

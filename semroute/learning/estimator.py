@@ -1,0 +1,311 @@
+"""Per route and model, a calibrated estimate of P(success | task), fitted on observations.
+
+Three parts, per route and model of the route's chain:
+
+- **Neighbours**: the past tasks nearest in embedding space that this model was tried on, each weighted by its
+  similarity (``exp((s - s_best) / temperature)``) and its inverse propensity (served traffic is biased towards the
+  models the router picked; exploration's recorded probabilities undo that), shrunk towards the model's overall
+  success rate on the route with ``prior_strength`` pseudo-tasks: thin evidence gives the route's rate, not noise.
+- **A linear model of the embedding** (logistic regression, inverse-propensity weighted): what separates successes
+  from failures along directions the nearest neighbours see only locally.
+- **A calibrator** (logistic regression) over the two estimates' log-odds and the task's structure (estimated tokens,
+  code block, file paths, question marks, instructions), fitted on out-of-fold estimates so that it learns how far
+  to trust each one; its output is the probability.
+
+A model with fewer than ``min_evidence`` observations on a route gets no estimate: the static choice stands.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from semroute.features import STRUCTURAL_FEATURES
+from semroute.learning.observations import Observation
+
+FloatArray = npt.NDArray[np.float64]
+_EPSILON = 1e-4
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    """How the estimator learns; the defaults suit a few hundred to a few thousand outcomes per route."""
+
+    neighbours: int = 24
+    temperature: float = 0.05  # similarity scale of the neighbours' weights
+    prior_strength: float = 4.0  # pseudo-tasks at the route's success rate added to every neighbourhood
+    min_evidence: int = 20  # observations of a model on a route below which it gets no estimate
+    regularisation: float = 0.5  # inverse L2 strength of the embedding's logistic regression
+    max_weight: float = 20.0  # inverse-propensity weights are clipped here (a 1 % exploration gives 100)
+    calibration: float = 0.3  # inverse L2 strength of the calibrator
+    folds: int = 5  # out-of-fold estimates for the calibrator
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TaskEstimate:
+    """One model's estimate for one task."""
+
+    success: float  # calibrated P(success)
+    similar: int  # neighbours within two temperatures of the nearest: the evidence close to this task
+
+
+@dataclass
+class ModelEstimator:
+    """What was learned about one model on one route."""
+
+    model: str
+    vectors: npt.NDArray[np.float32]  # (n, dim) unit vectors of the tasks this model was tried on
+    rates: FloatArray  # (n,) 1.0 success, 0.0 failure
+    weights: FloatArray  # (n,) clipped inverse-propensity weights
+    prior: float  # weighted success rate on the route
+    embedding_coef: FloatArray  # (dim,)
+    embedding_intercept: float
+    calibrator_coef: FloatArray  # (features,)
+    calibrator_intercept: float
+    calibrator_mean: FloatArray
+    calibrator_scale: FloatArray
+    mean_cost_usd: float | None
+    mean_output_tokens: float | None
+    _index: object = field(default=None, repr=False)
+
+    @property
+    def evidence(self) -> int:
+        """Observations this estimate rests on."""
+        return len(self.rates)
+
+    def index(self) -> object:
+        """The FAISS inner-product index over :attr:`vectors`, built on first use."""
+        if self._index is None:
+            index = faiss.IndexFlatIP(self.vectors.shape[1])
+            index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
+            self._index = index
+        return self._index
+
+
+@dataclass
+class RouteDifficulty:
+    """How hard the tasks near a task were for every model tried on them: the pooled evidence of all models (a task
+    most models fail is hard for the next one too), which a single model's few outcomes cannot give."""
+
+    vectors: npt.NDArray[np.float32]  # (n, dim) every task of the route with an outcome
+    rates: FloatArray  # (n,) weighted success rate of each task over the models tried on it
+    weights: FloatArray  # (n,) how many model outcomes each rate rests on (propensity weighted)
+    prior: float
+    _index: object = field(default=None, repr=False)
+
+    def index(self) -> object:
+        """The FAISS inner-product index over :attr:`vectors`, built on first use."""
+        if self._index is None:
+            index = faiss.IndexFlatIP(self.vectors.shape[1])
+            index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
+            self._index = index
+        return self._index
+
+
+@dataclass
+class LearnedModels:
+    """Every route's estimators, and the settings they were learned with."""
+
+    settings: LearnerSettings
+    routes: dict[str, dict[str, ModelEstimator]]
+    difficulty: dict[str, RouteDifficulty] = field(default_factory=dict)
+
+    def models(self, route: str) -> tuple[str, ...]:
+        """The models of ``route`` that have an estimate."""
+        return tuple(self.routes.get(route, {}))
+
+    def estimator(self, route: str, model: str) -> ModelEstimator | None:
+        """The estimator of ``model`` on ``route``, or None when it has too little evidence."""
+        return self.routes.get(route, {}).get(model)
+
+    def estimate(
+        self,
+        route: str,
+        model: str,
+        vectors: npt.NDArray[np.float32],
+        features: Sequence[Mapping[str, float]],
+    ) -> list[TaskEstimate] | None:
+        """``model``'s estimates for tasks of ``route`` (row ``i`` of ``vectors`` and ``features[i]`` are task
+        ``i``), or None when the model has no estimate on that route."""
+        estimator = self.estimator(route, model)
+        if estimator is None:
+            return None
+        settings = self.settings
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        knn, similar = _neighbours(estimator, queries, settings, exclude_self=False)
+        pooled, _ = _neighbours(self.difficulty[route], queries, settings, exclude_self=False)
+        linear = _sigmoid(queries.astype(np.float64) @ estimator.embedding_coef + estimator.embedding_intercept)
+        success = _calibrated(estimator, np.column_stack([_logit(knn), _logit(linear), _logit(pooled)]), features)
+        return [TaskEstimate(float(p), int(n)) for p, n in zip(success, similar, strict=True)]
+
+
+def fit(observations: Sequence[Observation], settings: LearnerSettings | None = None) -> LearnedModels:
+    """Learn every (route, model) pair with at least ``min_evidence`` observations."""
+    settings = settings or LearnerSettings()
+    grouped: dict[str, dict[str, list[Observation]]] = defaultdict(lambda: defaultdict(list))
+    for observation in observations:
+        grouped[observation.route][observation.model].append(observation)
+    learned = LearnedModels(settings, {})
+    for route, by_model in sorted(grouped.items()):
+        evidenced = {model: rows for model, rows in sorted(by_model.items()) if len(rows) >= settings.min_evidence}
+        if not evidenced:
+            continue
+        difficulty = route_difficulty([row for rows in by_model.values() for row in rows], settings)
+        learned.difficulty[route] = difficulty
+        learned.routes[route] = {
+            model: fit_model(model, rows, difficulty, settings) for model, rows in evidenced.items()
+        }
+    return learned
+
+
+def route_difficulty(rows: Sequence[Observation], settings: LearnerSettings) -> RouteDifficulty:
+    """Each task's success rate over every model tried on it (propensity weighted)."""
+    tasks: dict[str, list[Observation]] = defaultdict(list)
+    for row in rows:
+        tasks[row.task_id].append(row)
+    vectors = np.stack([outcomes[0].embedding for outcomes in tasks.values()]).astype(np.float32)
+    rates, weights = [], []
+    for outcomes in tasks.values():
+        weight = _weights(outcomes, settings)
+        rates.append(float(np.average(_labels(outcomes), weights=weight)))
+        weights.append(float(weight.sum()) / len(outcomes))
+    rate_array, weight_array = np.array(rates), np.array(weights)
+    prior = float(np.average(rate_array, weights=weight_array))
+    return RouteDifficulty(vectors, rate_array, weight_array, prior)
+
+
+def fit_model(
+    model: str, rows: Sequence[Observation], difficulty: RouteDifficulty, settings: LearnerSettings
+) -> ModelEstimator:
+    """Learn one model on one route from its observations there."""
+    vectors = np.stack([row.embedding for row in rows]).astype(np.float32)
+    labels, weights = _labels(rows), _weights(rows, settings)
+    prior = float(np.average(labels, weights=weights))
+    costs = [row.cost_usd for row in rows if row.cost_usd is not None]
+    outputs = [row.output_tokens for row in rows if row.output_tokens is not None]
+    inputs = 3 + len(STRUCTURAL_FEATURES)
+    estimator = ModelEstimator(
+        model=model,
+        vectors=vectors,
+        rates=labels,
+        weights=weights,
+        prior=prior,
+        embedding_coef=np.zeros(vectors.shape[1]),
+        embedding_intercept=float(_logit(np.array([prior]))[0]),
+        calibrator_coef=np.eye(1, inputs)[0],  # until fitted: the shrunk neighbour rate as it is
+        calibrator_intercept=0.0,
+        calibrator_mean=np.zeros(inputs),
+        calibrator_scale=np.ones(inputs),
+        mean_cost_usd=float(np.mean(costs)) if costs else None,
+        mean_output_tokens=float(np.mean(outputs)) if outputs else None,
+    )
+    if labels.min() == labels.max():
+        return estimator  # one outcome only: nothing to separate
+    knn, _ = _neighbours(estimator, vectors, settings, exclude_self=True)
+    pooled, _ = _neighbours(difficulty, vectors, settings, exclude_self=True)
+    estimates = np.column_stack([_logit(knn), _logit(_out_of_fold(vectors, labels, weights, settings)), _logit(pooled)])
+    table = np.column_stack([estimates, _structure([row.features for row in rows])])
+    estimator.calibrator_mean = table.mean(axis=0)
+    estimator.calibrator_scale = np.where(table.std(axis=0) > 1e-9, table.std(axis=0), 1.0)
+    scaled = (table - estimator.calibrator_mean) / estimator.calibrator_scale
+    estimator.calibrator_coef, estimator.calibrator_intercept = _logistic(scaled, labels, weights, settings.calibration)
+    estimator.embedding_coef, estimator.embedding_intercept = _logistic(
+        vectors, labels, weights, settings.regularisation
+    )
+    return estimator
+
+
+def _labels(rows: Sequence[Observation]) -> FloatArray:
+    return np.array([1.0 if row.success else 0.0 for row in rows])
+
+
+def _weights(rows: Sequence[Observation], settings: LearnerSettings) -> FloatArray:
+    """Clipped inverse-propensity weights: a model picked with probability p stands for 1/p such tasks."""
+    inverse = np.array([1.0 / max(row.propensity, _EPSILON) for row in rows], dtype=np.float64)
+    clipped: FloatArray = np.minimum(inverse, settings.max_weight)
+    return clipped
+
+
+def _out_of_fold(
+    vectors: npt.NDArray[np.float32], labels: FloatArray, weights: FloatArray, settings: LearnerSettings
+) -> FloatArray:
+    """The embedding model's estimate of each task from a model fitted without it (k folds)."""
+    folds = np.random.default_rng(settings.seed).permutation(len(labels)) % settings.folds
+    estimates = np.empty(len(labels))
+    for fold in range(settings.folds):
+        held, kept = folds == fold, folds != fold
+        if labels[kept].min() == labels[kept].max():
+            estimates[held] = labels[kept][0]
+            continue
+        coef, intercept = _logistic(vectors[kept], labels[kept], weights[kept], settings.regularisation)
+        estimates[held] = _sigmoid(vectors[held].astype(np.float64) @ coef + intercept)
+    return np.clip(estimates, _EPSILON, 1 - _EPSILON)
+
+
+def _logistic(
+    inputs: npt.NDArray[Any], labels: FloatArray, weights: FloatArray, inverse_strength: float
+) -> tuple[FloatArray, float]:
+    from sklearn.linear_model import LogisticRegression  # imported when learning, never when serving
+
+    model = LogisticRegression(C=inverse_strength, max_iter=1000)
+    model.fit(inputs, labels.astype(int), sample_weight=weights / weights.mean())
+    return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0])
+
+
+class _Neighbourhood(Protocol):
+    rates: FloatArray
+    weights: FloatArray
+    prior: float
+
+    def index(self) -> object: ...
+
+
+def _neighbours(
+    source: _Neighbourhood, queries: npt.NDArray[np.float32], settings: LearnerSettings, *, exclude_self: bool
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """The shrunk, similarity- and propensity-weighted success rate of each query's nearest tasks, and how many of
+    them lie within two temperatures of the nearest."""
+    wanted = min(settings.neighbours + int(exclude_self), len(source.rates))
+    index: Any = source.index()
+    similarities, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), wanted)
+    if exclude_self:  # each training task's own row is its nearest: leave it out
+        similarities, rows = similarities[:, 1:], rows[:, 1:]
+    valid = rows >= 0
+    rows = np.where(valid, rows, 0)
+    nearest = similarities[:, :1]
+    kernel = np.exp((similarities - nearest) / settings.temperature) * source.weights[rows] * valid
+    successes = (kernel * source.rates[rows]).sum(axis=1)
+    strength = settings.prior_strength
+    estimate = (successes + strength * source.prior) / (kernel.sum(axis=1) + strength)
+    similar = ((similarities >= nearest - 2 * settings.temperature) & valid).sum(axis=1)
+    return np.clip(estimate, _EPSILON, 1 - _EPSILON), similar.astype(np.int64)
+
+
+def _calibrated(
+    estimator: ModelEstimator, estimates: FloatArray, features: Sequence[Mapping[str, float]]
+) -> FloatArray:
+    table = np.column_stack([estimates, _structure(features)])
+    scaled = (table - estimator.calibrator_mean) / estimator.calibrator_scale
+    return _sigmoid(scaled @ estimator.calibrator_coef + estimator.calibrator_intercept)
+
+
+def _structure(features: Sequence[Mapping[str, float]]) -> FloatArray:
+    """Structural features on a log scale (counts and token numbers span orders of magnitude)."""
+    raw = np.array([[float(row.get(name, 0.0)) for name in STRUCTURAL_FEATURES] for row in features], dtype=np.float64)
+    return np.log1p(np.maximum(raw.reshape(len(features), len(STRUCTURAL_FEATURES)), 0.0))
+
+
+def _sigmoid(values: FloatArray) -> FloatArray:
+    return 1.0 / (1.0 + np.exp(-values))
+
+
+def _logit(values: FloatArray) -> FloatArray:
+    clipped = np.clip(values, _EPSILON, 1 - _EPSILON)
+    return np.log(clipped / (1 - clipped))

@@ -1,0 +1,136 @@
+"""``semroute learn``: fit the model choice on the outcome store's outcomes and write ``learned.zip``, which
+``semroute index`` (``make index``) puts into the index artifact."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from semroute.cli_options import ROUTES_OPTION, STORE_OPTION
+from semroute.environment import default_learned_path, default_routes_dir
+from semroute.learning.choice import ChoicePolicy
+from semroute.learning.learning import DEFAULT_HOLDOUT, LearningResult, ModelReport, learn_and_measure
+
+
+@click.command(name="learn")
+@ROUTES_OPTION
+@STORE_OPTION
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write what was learned [default: $SEMROUTE_HOME/learned.zip, where `semroute index` looks].",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.0, 0.9),
+    default=DEFAULT_HOLDOUT,
+    show_default=True,
+    help="Share of the tasks held out to measure the estimates (AUC, calibration) before the final fit on all.",
+)
+@click.option(
+    "--min-evidence",
+    type=click.IntRange(2),
+    default=None,
+    help="Outcomes a model needs on a route to get an estimate [default: 20].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+def learn_command(
+    routes_dir: Path | None,
+    store_url: str,
+    out: Path | None,
+    holdout: float,
+    min_evidence: int | None,
+    as_json: bool,
+) -> None:
+    """Learn, per route and model of the route's chain, P(success | task) from the recorded outcomes (served
+    completions, `semroute outcomes import`, `semroute evaluate-models`), report how well it holds on held-out
+    tasks, and write it for `semroute index`. Routes use it with `choice: {policy: learned, ...}`."""
+    from semroute.embedding import FastEmbedEmbedder
+    from semroute.learning.artifact import to_members, write_learned
+    from semroute.learning.estimator import LearnerSettings
+    from semroute.route_files import load_route_set
+    from semroute.store import OutcomeDatabase
+
+    route_set = load_route_set(routes_dir or default_routes_dir())
+    database = OutcomeDatabase(store_url)
+    try:
+        database.migrate()
+        observations = database.observations(routes=[route.name for route in route_set.routes])
+    finally:
+        database.close()
+    if not observations:
+        raise click.ClickException(
+            f"the outcome store {database.where} holds no outcomes for the routes of this route set; serve and "
+            "report outcomes, or run `semroute outcomes import` / `semroute evaluate-models` first"
+        )
+    settings = LearnerSettings()
+    if min_evidence is not None:
+        settings = replace(settings, min_evidence=min_evidence)
+    click.echo(f"learning from {len(observations):,} outcomes in {database.where} ...", err=True)
+    result = learn_and_measure(observations, settings, holdout)
+    identity = FastEmbedEmbedder(route_set.settings.embedding).identity
+    path = out or default_learned_path()
+    write_learned(path, to_members(result.learned, identity, _summary(result)))
+    if as_json:
+        click.echo(json.dumps(_summary(result), indent=2))
+    else:
+        click.echo(_table(result))
+    learned_routes = {route.name for route in route_set.routes if route.choice.policy is ChoicePolicy.LEARNED}
+    unused = sorted(set(result.learned.routes) - learned_routes)
+    click.echo(f"wrote {path}: estimates for {_count(result)} (route, model) pairs", err=True)
+    if unused:
+        click.echo(
+            f"note: {', '.join(unused)} keep their static choice until their route file sets "
+            "`choice: {policy: learned, max_quality_loss: ...}`",
+            err=True,
+        )
+    click.echo("next: `semroute index` (or `make index`) puts it into the index; a running server reloads it", err=True)
+
+
+def _count(result: LearningResult) -> int:
+    return sum(len(models) for models in result.learned.routes.values())
+
+
+def _summary(result: LearningResult) -> dict[str, Any]:
+    return {
+        "observations": result.observations,
+        "tasks": result.tasks,
+        "models": [_model_json(report) for report in result.models],
+    }
+
+
+def _model_json(report: ModelReport) -> dict[str, Any]:
+    quality = asdict(report.held_out) if report.held_out else None
+    if quality is not None:
+        quality["bins"] = [dict(item) for item in quality["bins"]]
+    return {
+        "route": report.route,
+        "model": report.model,
+        "observations": report.observations,
+        "success_rate": round(report.success_rate, 4),
+        "held_out": quality,
+    }
+
+
+def _table(result: LearningResult) -> str:
+    lines = [
+        f"{'route':<22} {'model':<28} {'outcomes':>8} {'success':>8} {'held-out':>8} {'AUC':>6} {'ECE':>6} {'Brier':>6}"
+    ]
+    for report in result.models:
+        quality = report.held_out
+        auc = f"{quality.auc:.3f}" if quality and quality.auc is not None else "-"
+        lines.append(
+            f"{report.route:<22} {report.model:<28} {report.observations:>8,} {report.success_rate:>8.1%} "
+            f"{quality.outcomes if quality else 0:>8,} {auc:>6} "
+            f"{f'{quality.ece:.3f}' if quality else '-':>6} {f'{quality.brier:.3f}' if quality else '-':>6}"
+        )
+    lines.append(
+        "AUC: chance a held-out success is rated above a failure (0.5 = no skill); ECE: mean |predicted - observed| "
+        "over probability bins (0 = calibrated)"
+    )
+    return "\n".join(lines)
