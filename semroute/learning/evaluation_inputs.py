@@ -1,0 +1,202 @@
+"""What ``semroute evaluate-models`` is given, checked before any model is called: the tasks file, the candidate
+and judge models of the catalog, and where each model is called (the providers file).
+
+Every problem names the file and line, or the option, and what is known instead: an unknown route lists the route
+set's routes, an unknown model the catalog's models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from semroute.catalog import resolve_catalog
+from semroute.errors import ConfigError, DatasetError
+from semroute.execution import Provider
+from semroute.execution.providers import Providers, provider_for
+from semroute.route_files import ROUTER_FILE, RouteSet
+from semroute.types import ResolvedModel
+
+MAX_LISTED_PROBLEMS = 20  # invalid tasks listed in an error; the rest are counted
+_LINE_FILES = (".jsonl", ".ndjson")
+_LIST_FILES = (".yaml", ".yml", ".json")
+_TASK_KEYS = ("text", "route")
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """One task of the tasks file.
+
+    Attributes:
+        text: The task, sent to every model as one user message.
+        route: The route (task type) it represents.
+        where: Where it is written, e.g. ``tasks.jsonl, line 3``.
+    """
+
+    text: str
+    route: str
+    where: str = field(default="", compare=False)
+
+    @property
+    def task_id(self) -> str:
+        """The text's SHA-256: every model's observation of this task shares it."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def load_tasks(path: Path, route_set: RouteSet) -> tuple[EvaluationTask, ...]:
+    """Read and check a tasks file: JSON Lines (``.jsonl``), or a list in YAML or JSON (``.yaml``, ``.yml``,
+    ``.json``); each task an object with a non-empty ``text`` and a ``route`` of ``route_set``.
+
+    Raises:
+        DatasetError: naming the file and the line of every invalid task (up to :data:`MAX_LISTED_PROBLEMS`).
+    """
+    suffix = path.suffix.lower()
+    if suffix not in _LINE_FILES + _LIST_FILES:
+        raise DatasetError(f"{path}: a tasks file is JSON Lines (.jsonl) or a YAML or JSON list (.yaml, .yml, .json)")
+    text = _read_text(path)
+    items = _line_items(path, text) if suffix in _LINE_FILES else _list_items(path, text)
+    known = {route.name for route in route_set.routes}
+    tasks: list[EvaluationTask] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for line, value in items:
+        where = f"{path}, line {line}"
+        problem = _task_problem(value, known)
+        if problem is None and value["text"] in first_line:
+            problem = f"repeats the task of line {first_line[value['text']]}"
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+            continue
+        first_line[value["text"]] = line
+        tasks.append(EvaluationTask(value["text"], value["route"], where))
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        raise DatasetError(
+            f"{path}: {len(problems)} invalid tasks:\n{listed}" + (f"\n  ... and {more} more" if more > 0 else "")
+        )
+    if not tasks:
+        raise DatasetError(f"{path}: no tasks")
+    return tuple(tasks)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {error.start}: {error.reason})") from None
+
+
+def _line_items(path: Path, text: str) -> list[tuple[int, Any]]:
+    items: list[tuple[int, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((number, json.loads(line)))
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"{path}, line {number}: not JSON ({error.msg})") from None
+    return items
+
+
+def _list_items(path: Path, text: str) -> list[tuple[int, Any]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise DatasetError(f"{path}{where}: malformed YAML ({getattr(error, 'problem', None) or error})") from None
+    if values is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode) or not isinstance(values, list):
+        raise DatasetError(f"{path}: expected a list of tasks at the top level, found {type(values).__name__}")
+    return [(node.start_mark.line + 1, value) for node, value in zip(root.value, values, strict=True)]
+
+
+def _task_problem(value: Any, known_routes: set[str]) -> str | None:
+    if not isinstance(value, dict):
+        return f"expected an object with text and route, found {type(value).__name__}"
+    unknown = sorted(str(key) for key in value if key not in _TASK_KEYS)
+    if unknown:
+        return f"unknown key {', '.join(map(repr, unknown))} (a task has text and route)"
+    text, route = value.get("text"), value.get("route")
+    if not isinstance(text, str) or not text.strip():
+        return "field 'text': a task needs a non-empty text"
+    if not isinstance(route, str):
+        return "field 'route': a task needs the name of its route"
+    if route not in known_routes:
+        return f"field 'route': unknown route {route!r}; the route set has: {', '.join(sorted(known_routes))}"
+    return None
+
+
+def resolve_models(route_set: RouteSet, names: Sequence[str], option: str = "--models") -> tuple[ResolvedModel, ...]:
+    """The catalog models called ``names``, with their prices and context windows.
+
+    Raises:
+        ConfigError: no model given, a name given twice, a model the catalog lacks (listing the catalog), or one
+            without prices.
+    """
+    if not names:
+        raise ConfigError(f"{option}: name at least one model of the catalog in {ROUTER_FILE}")
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        raise ConfigError(f"{option}: model {', '.join(map(repr, repeated))} is given twice")
+    unknown = [name for name in names if name not in route_set.models]
+    if unknown:
+        raise ConfigError(
+            f"{option}: unknown model {', '.join(map(repr, unknown))}; the catalog in {ROUTER_FILE} has: "
+            f"{', '.join(sorted(route_set.models))}"
+        )
+    resolved = resolve_catalog({name: route_set.models[name] for name in names})
+    return tuple(resolved[name] for name in names)
+
+
+def load_providers(path: Path) -> dict[str, Provider]:
+    """Read a providers file: a YAML or JSON mapping of a catalog name, a litellm name, a litellm prefix or ``*`` to
+    the fields of :class:`~semroute.execution.Provider` (``model``, ``api_base``, ``api_key_env``, ``api_key``).
+
+    Raises:
+        ConfigError: naming the file and the entry that is not valid.
+    """
+    try:
+        raw = yaml.safe_load(_read_text(path))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: malformed YAML ({getattr(error, 'problem', None) or error})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of model (or '*') to provider settings")
+    allowed = [item.name for item in fields(Provider)]
+    providers: dict[str, Provider] = {}
+    for key, settings in raw.items():
+        if not isinstance(settings, dict) or not all(isinstance(value, str) for value in settings.values()):
+            raise ConfigError(f"{path}, entry {key!r}: expected a mapping of {', '.join(allowed)} to text")
+        unknown = sorted(str(name) for name in settings if name not in allowed)
+        if unknown:
+            raise ConfigError(f"{path}, entry {key!r}: unknown key {', '.join(map(repr, unknown))}")
+        try:
+            providers[str(key)] = Provider(**settings)
+        except ValueError as error:
+            raise ConfigError(f"{path}, entry {key!r}: {error}") from None
+    return providers
+
+
+def check_providers(models: Sequence[ResolvedModel], providers: Providers | None) -> None:
+    """Check, before any call, that every model's provider settings are complete (a key named by environment
+    variable is set).
+
+    Raises:
+        ConfigError: naming the model and the variable.
+    """
+    for model in models:
+        try:
+            provider_for(model, providers).litellm_arguments(model)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
