@@ -138,3 +138,55 @@ def test_the_index_is_rebuilt_when_the_learned_file_changes(learned_index: tuple
     assert "up to date" in again.output
     data = np.frombuffer((folder / "l.zip").read_bytes(), dtype=np.uint8)
     assert data.size > 0
+
+
+def test_an_exploring_route_records_with_each_decision_the_probability_of_its_model(
+    learned_index: tuple[Path, Path], embedder: FastEmbedEmbedder, tmp_path: Path
+) -> None:
+    _, folder = learned_index
+    exploring = {**ROUTES, "coding": {**ROUTES["coding"], "choice": {**ROUTES["coding"]["choice"], "exploration": 0.5}}}
+    routes = write_routes(tmp_path / "routes", exploring, ROUTER_YAML)
+    index = tmp_path / "index.zip"
+    built = CliRunner().invoke(
+        main, ["index", "--routes", str(routes), "--out", str(index), "--learned", str(folder / "l.zip")]
+    )
+    assert built.exit_code == 0, built.output
+    running = _start(index, tmp_path / "served.zip", embedder)
+    tasks = [f"fix the typo in the comment of function number {number}" for number in range(40)]
+    try:
+        with RouterClient(running.target) as client:
+            decisions = [client.route(text) for text in tasks]
+    finally:
+        running.server.stop(0.0, 1.0)
+    # 0.5 exploration over a chain of two: the policy's model 0.75, the other 0.25
+    probabilities = {decision.model.name: decision.choice_probability for decision in decisions}
+    assert probabilities == {"small": pytest.approx(0.75), "big": pytest.approx(0.25)}
+    database = OutcomeDatabase(sqlite_url(running.index_path.with_suffix(".outcomes.db")))
+    try:
+        with database.engine.connect() as connection:
+            stored = {
+                (row.model, round(row.choice_probability, 6), row.choice_policy)
+                for row in connection.exec_driver_sql("SELECT model, choice_probability, choice_policy FROM decisions")
+            }
+    finally:
+        database.close()
+    assert stored == {("small", 0.75, "learned"), ("big", 0.25, "learned")}
+
+
+def test_learning_from_an_empty_store_says_where_outcomes_come_from(tmp_path: Path) -> None:
+    routes = write_routes(tmp_path / "routes", ROUTES, ROUTER_YAML)
+    result = CliRunner().invoke(
+        main,
+        [
+            "learn",
+            "--routes",
+            str(routes),
+            "--store",
+            sqlite_url(tmp_path / "empty.db"),
+            "--out",
+            str(tmp_path / "l.zip"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "holds no outcomes" in result.output and "semroute outcomes import" in result.output
+    assert not (tmp_path / "l.zip").exists()
