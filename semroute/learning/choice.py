@@ -91,7 +91,7 @@ def learned_choice(
     seen = "; ".join(
         f"{estimate.model}: {estimate.success:.2f} from {estimate.similar} similar tasks, "
         f"~${estimate.expected_cost_usd:.5f}"
-        for estimate in known
+        for estimate in sorted(known, key=lambda estimate: estimate.expected_cost_usd)
     )
     return Choice(chosen.model, ChoicePolicy.LEARNED, 1.0, (f"learned choice: {seen}", f"{chosen.model}: {rule}"))
 

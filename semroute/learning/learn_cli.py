@@ -57,6 +57,8 @@ def learn_command(
     from semroute.store import OutcomeDatabase
 
     route_set = load_route_set(routes_dir or default_routes_dir())
+    # the embedding model the outcomes' vectors must match, checked before minutes of learning, not after
+    identity = FastEmbedEmbedder(route_set.settings.embedding).identity
     database = OutcomeDatabase(store_url)
     try:
         database.migrate()
@@ -73,7 +75,6 @@ def learn_command(
         settings = replace(settings, min_evidence=min_evidence)
     click.echo(f"learning from {len(observations):,} outcomes in {database.where} ...", err=True)
     result = learn_and_measure(observations, settings, holdout)
-    identity = FastEmbedEmbedder(route_set.settings.embedding).identity
     path = out or default_learned_path()
     write_learned(path, to_members(result.learned, identity, _summary(result)))
     if as_json:

@@ -111,7 +111,7 @@ def test_the_learned_index_sends_easy_and_hard_tasks_of_one_route_to_different_m
         assert printed.exit_code == 0, printed.output
         decision = json.loads(printed.output)
         assert (decision["model"]["name"], decision["choice_policy"]) == ("small", "learned")
-        assert any(line.startswith("learned choice: big: ") and "similar tasks" in line for line in decision["trace"])
+        assert any(line.startswith("learned choice: small: ") and "similar tasks" in line for line in decision["trace"])
         store = running.index_path.with_suffix(".outcomes.db")
     finally:
         running.server.stop(0.0, 1.0)
