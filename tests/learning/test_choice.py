@@ -133,10 +133,11 @@ def _decide(
     choice: ChoiceSettings,
     rules: list[dict[str, object]] | None = None,
     metadata: dict[str, str] | None = None,
+    cascade: tuple[str, ...] = (),
 ) -> RouteDecision:
     policy = make_policy(rules)
     routes = dict(policy.routes)
-    routes["refactor"] = replace(routes["refactor"], choice=choice)  # big, fallbacks mid, huge
+    routes["refactor"] = replace(routes["refactor"], choice=choice, cascade=cascade)  # big, fallbacks mid, huge
     policy = replace(policy, routes=routes)
     return decide([Candidate("refactor", 0.9)], "a task", SMALL, metadata or {}, policy, chooser)
 
@@ -181,3 +182,16 @@ def test_a_final_rule_stops_exploration_but_not_the_learned_choice() -> None:
     assert decision.model.name == "mid" and decision.choice_probability == 1.0
     explored = _decide(HandChooser(CHEAP_MID, draw=0.0), explore_always)
     assert explored.model.name == "big" and explored.choice_probability == pytest.approx(0.5 / 3)
+
+
+def test_a_cascade_starts_at_the_chosen_step_without_a_doomed_cheap_attempt() -> None:
+    estimates = {**CHEAP_MID, "small": estimate("small", 0.3, 0.0001)}
+    decision = _decide(HandChooser(estimates), LEARNED, cascade=("small", "mid", "big"))
+    assert [model.name for model in decision.cascade] == ["mid", "big"]
+    assert decision.choice_policy == "learned"
+    easy = {**estimates, "small": estimate("small", 0.93, 0.0001)}
+    assert [m.name for m in _decide(HandChooser(easy), LEARNED, cascade=("small", "mid", "big")).cascade] == [
+        "small",
+        "mid",
+        "big",
+    ]
