@@ -2,6 +2,14 @@
 
 Only a bounded prefix of each text is embedded (``max_tokens`` tokens, after a character cut that keeps the
 tokenizer's own work bounded), so a huge task costs no more to embed than a long paragraph.
+
+A pass pads every text to the longest of its batch, so :meth:`FastEmbedEmbedder.embed` sorts the texts by length and
+cuts them into batches of texts within a factor of two of each other: fifteen short questions and one long document
+cost two passes of their own lengths, not sixteen long ones. The model embeds each text of a batch exactly as it
+embeds it alone (rows never interact and padding is masked), so batching changes no vector, only the time.
+
+``threads`` sets the ONNX threads of each pass (None: ONNX's default, every core). Fewer threads per pass suit a
+server that runs several passes at once; see ``semroute.service``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ Vectors = npt.NDArray[np.float32]
 
 # Generous upper bound on characters per token, so the character cut never shortens the token prefix.
 _CHARS_PER_TOKEN_BOUND = 12
+# Texts up to this many characters share a batch whatever their lengths: a pass's own cost dominates theirs.
+_SMALL_TEXT_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,28 @@ class FastEmbedEmbedder:
         if not texts:
             return np.zeros((0, self._identity.dim), dtype=np.float32)
         prefixes = [text[: self._max_chars] for text in texts]
-        vectors = np.asarray(list(self._model.embed(prefixes, batch_size=batch_size)), dtype=np.float32)
+        vectors = np.empty((len(prefixes), self._identity.dim), dtype=np.float32)
+        for batch in length_batches([len(prefix) for prefix in prefixes], batch_size):
+            embedded = self._model.embed([prefixes[position] for position in batch], batch_size=len(batch))
+            vectors[batch] = np.asarray(list(embedded), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         unit: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Positions of texts of these ``lengths`` (characters) cut into batches of at most ``batch_size``, each of texts
+    within a factor of two of each other's length (all of up to ``_SMALL_TEXT_CHARS`` together), shortest first."""
+    batches: list[list[int]] = []
+    shortest = 0
+    for position in sorted(range(len(lengths)), key=lengths.__getitem__):
+        length = lengths[position]
+        if batches and len(batches[-1]) < batch_size and length <= max(2 * shortest, _SMALL_TEXT_CHARS):
+            batches[-1].append(position)
+        else:
+            batches.append([position])
+            shortest = length
+    return batches
 
 
 def locate_model(settings: EmbeddingSettings) -> tuple[Path | None, str]:

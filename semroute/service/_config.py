@@ -9,17 +9,26 @@ from pathlib import Path
 
 from semroute.environment import default_index_path
 from semroute.errors import ConfigError
-from semroute.service._admission import AdmissionLimits
+from semroute.service._admission import BATCH_TEXTS, AdmissionLimits
+from semroute.service._background import DEFAULT_LONG_LANE_NICE
 from semroute.store import StoreSettings
 from semroute.wire import MAX_MESSAGE_BYTES
 
 DEFAULT_HOST = "0.0.0.0"  # all interfaces: Kubernetes probes dial the pod IP
 DEFAULT_PORT = 50051
-DEFAULT_COMPUTE_SLOTS = max(2, os.cpu_count() or 2)  # routing calls embedding at once (ONNX uses every core)
+# Embedding passes at once (a call alone, or a micro-batch of Route calls), each on DEFAULT_EMBEDDING_THREADS ONNX
+# threads: one per core in each lane. Short tasks alone keep every core embedding; long tasks alone too, since their
+# passes run at a lower CPU priority (semroute/service/_background.py) and yield the cores to short ones at once.
+DEFAULT_COMPUTE_SLOTS = 2 * (os.cpu_count() or 2)
+# ONNX intra-op threads of each embedding pass. One: on 2 cores one short text embeds about as fast on one thread as
+# on two, two passes side by side get twice the work done, and no spinning ONNX pool thread takes a core from gRPC or
+# from the other calls' scoring.
+DEFAULT_EMBEDDING_THREADS = 1
 # Routing calls admitted at once, running or waiting: 64 single-text callers are ordinary load and are all served.
 DEFAULT_MAX_CONCURRENT_RPCS = 96
 # Embedding work admitted at once, in tokens: one full batch of 256 long texts (256 x 258) plus room for short
-# traffic. Measured on 2 cores: 256 long texts embed in 11 s, so whatever was admitted ends well within the grace.
+# traffic. Measured on 2 cores: 256 long texts embed in 11 s on two ONNX threads, and in about 18 s on the one thread
+# a pass gets now (a busy machine), so whatever was admitted ends within the grace.
 DEFAULT_MAX_ADMITTED_TOKENS = 256 * 258 + 8_192
 DEFAULT_DRAIN_SECONDS = 2.0  # NOT_SERVING but still answering, so balancers notice before the port closes
 DEFAULT_GRACE_SECONDS = 25.0  # admitted work finishes in it; drain + grace + 1 s stays under Kubernetes' 30 s
@@ -30,6 +39,7 @@ SPARE_THREADS = 16
 # ReportOutcome and ReportQuality calls waiting for their commit at once; more get RESOURCE_EXHAUSTED. They bypass
 # routing admission (they embed nothing) and have threads of their own, so they can never starve routing or health.
 DEFAULT_MAX_WAITING_REPORTS = 16
+DEFAULT_MAX_BATCH_TEXTS = BATCH_TEXTS  # Route calls embedded together at most
 
 # Keepalive from grpc's keepalive guide: ping idle connections every minute, accept client pings every 30 s, and
 # recycle connections after 10 minutes so that an L4 balancer gets to spread them.
@@ -83,7 +93,8 @@ class ServerConfig:
         host: Interface to bind; ``0.0.0.0`` for all, ``127.0.0.1`` for loopback only.
         port: TCP port; 0 picks a free one (see ``create_server``'s returned port).
         index_path: The index artifact to serve and watch.
-        compute_slots: Routing calls that embed at once, shared by a short-task and a long-task lane.
+        compute_slots: Embedding passes at once (a routing call alone, or a micro-batch of Route calls), shared by a
+            short-task and a long-task lane.
         max_concurrent_rpcs: Routing calls admitted at once (running or waiting their turn); more get
             RESOURCE_EXHAUSTED at once. Health checks and the other methods are never counted.
         max_admitted_tokens: Embedding work (tokens) admitted at once; more gets RESOURCE_EXHAUSTED at once.
@@ -98,6 +109,13 @@ class ServerConfig:
         health_port: Also serve health checks, in plaintext, on this port (for probes that cannot do TLS).
         store: The outcome store (default: SQLite at ``$SEMROUTE_HOME/outcomes.db``); None runs without one.
         max_waiting_reports: Outcome reports waiting for their commit at once; more get RESOURCE_EXHAUSTED.
+        embedding_threads: ONNX threads of each embedding pass, for the model the server loads itself.
+        max_batch_texts: Route calls embedded together at most; 1 embeds each call alone.
+        long_lane_nice: Nice value of the threads that run the long lane's embedding passes (0-19; 0: as the others),
+            so that they take the CPU short passes leave idle (Linux).
+        cache_entries: Query vectors kept for texts seen before (least recently used out first). 0, the default of
+            servers built in code, keeps none, so that every call embeds; ``semroute serve`` keeps
+            ``DEFAULT_CACHE_ENTRIES`` unless told otherwise.
     """
 
     host: str = DEFAULT_HOST
@@ -117,12 +135,29 @@ class ServerConfig:
     reload_seconds: float = DEFAULT_RELOAD_SECONDS
     store: StoreSettings | None = field(default_factory=StoreSettings)
     max_waiting_reports: int = DEFAULT_MAX_WAITING_REPORTS
+    embedding_threads: int = DEFAULT_EMBEDDING_THREADS
+    max_batch_texts: int = DEFAULT_MAX_BATCH_TEXTS
+    cache_entries: int = 0
+    long_lane_nice: int = DEFAULT_LONG_LANE_NICE
 
     def __post_init__(self) -> None:
         problems = [
             f"port must be between 0 and 65535, got {self.port}" if not 0 <= self.port <= 65535 else "",
-            "compute_slots, max_concurrent_rpcs, max_admitted_tokens and max_waiting_reports must be at least 1"
-            if min(self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens, self.max_waiting_reports) < 1
+            "compute_slots, max_concurrent_rpcs, max_admitted_tokens, max_waiting_reports, embedding_threads and "
+            "max_batch_texts must be at least 1"
+            if min(
+                self.compute_slots,
+                self.max_concurrent_rpcs,
+                self.max_admitted_tokens,
+                self.max_waiting_reports,
+                self.embedding_threads,
+                self.max_batch_texts,
+            )
+            < 1
+            else "",
+            f"cache_entries must not be negative, got {self.cache_entries}" if self.cache_entries < 0 else "",
+            f"long_lane_nice must be between 0 and 19, got {self.long_lane_nice}"
+            if not 0 <= self.long_lane_nice <= 19
             else "",
             "health_port must be between 1 and 65535"
             if self.health_port is not None and not 1 <= self.health_port <= 65535
@@ -139,7 +174,9 @@ class ServerConfig:
     @property
     def admission(self) -> AdmissionLimits:
         """The admission limits these settings give."""
-        return AdmissionLimits(self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens)
+        return AdmissionLimits(
+            self.compute_slots, self.max_concurrent_rpcs, self.max_admitted_tokens, batch_texts=self.max_batch_texts
+        )
 
     @property
     def threads(self) -> int:

@@ -49,16 +49,20 @@ class LoadOutcome:
 class LiveRouter:
     """Holds the router in service and replaces it when the artifact on disk changes."""
 
-    def __init__(self, index_path: Path, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, index_path: Path, embedder: Embedder | None = None, *, embedding_threads: int | None = None
+    ) -> None:
         """Prepare to serve ``index_path``; nothing is loaded until :meth:`load`.
 
         Args:
             index_path: The index artifact.
             embedder: The embedding model; None loads the one the artifact names on the first load. Reloads always
                 keep the model loaded first and refuse artifacts built with another.
+            embedding_threads: ONNX threads of each embedding pass of the model loaded here (None: every core).
         """
         self._path = index_path
         self._embedder = embedder
+        self._threads = embedding_threads
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()  # serialises loads; readers never take it
         self._attempted: FileSignature = None
@@ -145,7 +149,7 @@ class LiveRouter:
         if previous is not None and artifact.fingerprint == previous_fingerprint:
             return LoadOutcome(False, previous_fingerprint, previous)
         if self._embedder is None:
-            self._embedder = FastEmbedEmbedder(artifact.policy.settings.embedding)
+            self._embedder = FastEmbedEmbedder(artifact.policy.settings.embedding, threads=self._threads)
         try:
             router = Router(artifact, self._embedder)  # raises IndexModelMismatchError for another model
             router.route(_WARM_UP)

@@ -5,8 +5,10 @@ each other, warm up (health SERVING) -> serve, reloading on artifact change, Rel
 SIGINT: health NOT_SERVING at once, drain while still answering, then stop accepting (new calls get UNAVAILABLE) and
 give admitted calls the grace period to finish; the process exits by grace + 1 s whatever its handlers are doing.
 
-Threads: every admitted routing call may hold a thread while it waits its turn (admission control bounds them), and
-spare threads beyond those keep health checks answering within milliseconds however busy the router is.
+Threads: every admitted routing call may hold a thread while it waits its turn or its batch (admission control bounds
+them), and spare threads beyond those keep health checks answering within milliseconds however busy the router is.
+The embedding itself runs on the threads of the calls that lead a batch, ``compute_slots`` passes at once, each on
+``embedding_threads`` ONNX threads.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from grpc_reflection.v1alpha import reflection
 from semroute.embedding import Embedder
 from semroute.errors import ConfigError
 from semroute.service._admission import Admission
+from semroute.service._background import BackgroundPasses
+from semroute.service._cache import VectorCache
 from semroute.service._config import ServerConfig, TlsFiles, server_options
 from semroute.service._interceptors import BearerTokenInterceptor, RequestInterceptor
 from semroute.service._live_router import LiveRouter, LoadOutcome
@@ -54,8 +58,10 @@ class RouterServer:
         admission: Admission,
         health_server: grpc.Server | None = None,
         store: OutcomeStore | None = None,
+        background: BackgroundPasses | None = None,
     ) -> None:
         """Use :func:`create_server` rather than this constructor."""
+        self._background = background
         self._server = server
         self._live = live
         self._health = health_servicer
@@ -118,6 +124,8 @@ class RouterServer:
         stopped.wait(grace_seconds + 1.0)
         if self._health_server is not None:
             self._health_server.stop(0)
+        if self._background is not None:
+            self._background.close()
         if self._store is not None:
             self._store.close()  # commits what the calls above queued
 
@@ -146,7 +154,7 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
         ConfigError: the address cannot be bound, or a TLS file cannot be read.
         StoreVersionError: the outcome store was written by a newer semroute.
     """
-    live = LiveRouter(config.index_path, embedder)
+    live = LiveRouter(config.index_path, embedder, embedding_threads=config.embedding_threads)
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True, experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=2)
     )
@@ -159,12 +167,20 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
     server = grpc.server(executor, interceptors=[*interceptors, RequestInterceptor()], options=server_options())
     watcher = ArtifactWatcher(live, config.watch_seconds)
     admission = Admission(config.admission)
+    background = BackgroundPasses(config.admission.lane_slots["long"], config.long_lane_nice)
     port = _bind(server, config)
     health_server = _health_server(health_servicer, config) if config.health_port is not None else None
     # opened once the ports are ours: a server that cannot bind touches no store
     store = OutcomeStore.open(config.store) if config.store is not None else None
     servicer = RouterServicer(
-        live, admission, watcher, config.reload_seconds, store=store, max_waiting_reports=config.max_waiting_reports
+        live,
+        admission,
+        watcher,
+        config.reload_seconds,
+        store=store,
+        max_waiting_reports=config.max_waiting_reports,
+        cache=VectorCache(config.cache_entries) if config.cache_entries else None,
+        background=background,
     )
     server.add_generic_rpc_handlers((router_service_handler(servicer),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -180,6 +196,7 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
         admission=admission,
         health_server=health_server,
         store=store,
+        background=background,
     )
     return running, port
 

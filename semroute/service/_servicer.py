@@ -5,21 +5,22 @@ themselves: grpc's own parsing fails before any interceptor runs, so a malformed
 invalid UTF-8 in a string) would get INTERNAL with a traceback and no request id. Parsed here, it is a
 :class:`MalformedRequestError`: INVALID_ARGUMENT, with the request id and one log line like any other bad request.
 
-Routing calls pass admission control (:mod:`._admission`) before they embed anything. Each decision is handed to the
-outcome store on the way out (enqueued, never waited for). Reports (ReportOutcome, ReportQuality) bypass admission:
-they embed nothing, and what bounds them is the store's queue and the reports that may wait for a commit at once.
-Methods raise semroute errors and never touch status codes; the request interceptor maps them.
+Routing calls find their query vectors through :class:`QueryVectors`: from the vector cache, or embedded within
+admission control (:mod:`._admission`), a Route call in a micro-batch with the calls waiting beside it. Every call
+then scores and decides on its own thread with the index it read at its start, and gets a decision id of its own.
+Each decision is handed to the outcome store on the way out (enqueued, never waited for). Reports (ReportOutcome,
+ReportQuality) bypass admission: they embed nothing, and what bounds them is the store's queue and the reports that
+may wait for a commit at once. Methods raise semroute errors and never touch status codes; the request interceptor
+maps them.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -30,11 +31,14 @@ from semroute import wire
 from semroute.decision import Policy
 from semroute.embedding import Vectors
 from semroute.errors import RequestError, StoreError, StoreFullError
-from semroute.router import Router, validate_batch, validate_request
+from semroute.router import validate_batch, validate_request
 from semroute.service._admission import Admission
+from semroute.service._background import BackgroundPasses
+from semroute.service._cache import VectorCache
 from semroute.service._errors import AdminOnlyError, DeadlineExpiredError, MalformedRequestError
 from semroute.service._interceptors import annotate, current_request_id, is_admin_call
 from semroute.service._live_router import LiveRouter, LoadOutcome, Snapshot
+from semroute.service._query_vectors import QueryVectors
 from semroute.service._watcher import ArtifactWatcher
 from semroute.store import (
     OutcomeStore,
@@ -63,6 +67,8 @@ class RouterServicer:
         *,
         store: OutcomeStore | None = None,
         max_waiting_reports: int = 16,
+        cache: VectorCache | None = None,
+        background: BackgroundPasses | None = None,
     ) -> None:
         """Serve whatever ``live`` holds at the time of each call.
 
@@ -73,9 +79,11 @@ class RouterServicer:
             reload_seconds: How long a ReloadIndex call waits for its reload.
             store: Where decisions and outcomes are recorded; None: nowhere (reports get FAILED_PRECONDITION).
             max_waiting_reports: Reports that may wait for their commit at once; more get RESOURCE_EXHAUSTED.
+            cache: Query vectors of texts seen before; None embeds every text.
+            background: Runs the long lane's embedding passes; None runs them on the calls' threads.
         """
         self._live = live
-        self._admission = admission
+        self._vectors = QueryVectors(admission, cache, background)
         self._watcher = watcher
         self._reload_seconds = reload_seconds
         self._store = store
@@ -86,9 +94,8 @@ class RouterServicer:
         router = self._live.snapshot().router  # read once: a concurrent reload cannot mix two indexes
         task = wire.request_from_proto(request)
         validate_request(task)
-        with self._admitted(router, [task], context):
-            decisions, vectors = router.route_embedded([task])
-        decision = _issued(decisions[0])
+        with self._vectors.one(router, task, context) as vectors:
+            decision = _issued(router.route_vectors(vectors, [task])[0])
         self._record([decision], [task], vectors)
         return pb.RouteResponse(
             decision=wire.decision_to_proto(decision, current_request_id(), full_trace=request.full_trace)
@@ -102,9 +109,8 @@ class RouterServicer:
             raise RequestError("requests", f"must hold between 1 and {MAX_BATCH_REQUESTS} requests, got {count}")
         tasks = [wire.request_from_proto(item) for item in request.requests]
         validate_batch(tasks)  # before admission: an invalid batch takes no place in the queue
-        with self._admitted(router, tasks, context):
-            decided, vectors = router.route_embedded(tasks)
-        decisions = [_issued(decision) for decision in decided]
+        with self._vectors.many(router, tasks, context) as vectors:
+            decisions = [_issued(decision) for decision in router.route_vectors(vectors, tasks)]
         self._record(decisions, tasks, vectors)
         request_id = current_request_id()
         return pb.RouteBatchResponse(
@@ -192,19 +198,6 @@ class RouterServicer:
                 raise DeadlineExpiredError("the report was not committed before the call's deadline") from None
         finally:
             self._report_slots.release()
-
-    @contextmanager
-    def _admitted(self, router: Router, tasks: Sequence[RouteRequest], context: grpc.ServicerContext) -> Iterator[None]:
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            raise DeadlineExpiredError("the call's deadline passed before routing started")
-        deadline = None if remaining is None else time.monotonic() + remaining
-        ended = threading.Event()
-        context.add_callback(ended.set)  # the call ended (cancelled, deadline): stop waiting at once
-        work = router.embedding_work(tasks)
-        with self._admission.admitted(work, deadline, context.is_active, ended) as queued_seconds:
-            annotate(work_tokens=work, queued_ms=round(queued_seconds * 1000, 2))
-            yield
 
     def _index_info(self, snapshot: Snapshot) -> IndexInfo:
         artifact = snapshot.router.artifact

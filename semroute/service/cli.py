@@ -9,6 +9,9 @@ import click
 from semroute import service
 from semroute.cli_options import INDEX_OPTION
 from semroute.environment import default_index_path
+from semroute.service._background import DEFAULT_LONG_LANE_NICE
+from semroute.service._cache import DEFAULT_CACHE_ENTRIES
+from semroute.service._config import DEFAULT_EMBEDDING_THREADS, DEFAULT_MAX_BATCH_TEXTS
 from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_url
 
 
@@ -25,7 +28,35 @@ from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_
     type=click.IntRange(min=1),
     default=service.DEFAULT_COMPUTE_SLOTS,
     show_default=True,
-    help="Routing calls embedding at once (a short-task and a long-task lane share them).",
+    help="Embedding passes at once: calls alone or micro-batches of Route calls (a short and a long lane share them).",
+)
+@click.option(
+    "--embedding-threads",
+    type=click.IntRange(min=1),
+    default=DEFAULT_EMBEDDING_THREADS,
+    show_default=True,
+    help="ONNX threads of each embedding pass.",
+)
+@click.option(
+    "--max-batch-texts",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BATCH_TEXTS,
+    show_default=True,
+    help="Concurrent Route calls embedded together at most (1: each alone).",
+)
+@click.option(
+    "--long-lane-nice",
+    type=click.IntRange(0, 19),
+    default=DEFAULT_LONG_LANE_NICE,
+    show_default=True,
+    help="Nice value of the long lane's embedding passes, so short tasks get the CPU first (0: off; Linux).",
+)
+@click.option(
+    "--cache-entries",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CACHE_ENTRIES,
+    show_default=True,
+    help="Query vectors kept for repeated texts, by SHA-256 of the text (0: no cache).",
 )
 @click.option(
     "--max-concurrent-rpcs",
@@ -116,6 +147,10 @@ def serve(
     port: int,
     index_path: Path | None,
     compute_slots: int,
+    embedding_threads: int,
+    max_batch_texts: int,
+    cache_entries: int,
+    long_lane_nice: int,
     max_concurrent_rpcs: int,
     max_admitted_tokens: int,
     reflection: bool,
@@ -144,6 +179,10 @@ def serve(
             port=port,
             index_path=index_path or default_index_path(),
             compute_slots=compute_slots,
+            embedding_threads=embedding_threads,
+            max_batch_texts=max_batch_texts,
+            cache_entries=cache_entries,
+            long_lane_nice=long_lane_nice,
             max_concurrent_rpcs=max_concurrent_rpcs,
             max_admitted_tokens=max_admitted_tokens,
             reflection=reflection,
