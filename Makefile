@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality loadtest clean report
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality bench-cost loadtest clean report learn
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ route: index  ## route TEXT="..." through the local index
 serve: index  ## serve the router over gRPC on PORT (default 50051)
 	$(BIN)/semroute serve --port $(PORT)
 
+learn: model  ## learn the model choice from the outcome store (semroute learn); then make index puts it in the index
+	$(BIN)/semroute learn
+
 report: install  ## cost, acceptance and savings per task type over the last 7 days, from the default outcome store
 	$(BIN)/semroute report
 
@@ -59,6 +62,11 @@ CLINC  ?= ../shared/data/clinc150
 
 bench-quality: model  ## CLINC150 routing quality end to end (CLINC=folder); figures in bench-results/quality.json
 	$(BIN)/python -m benchmarks.clinc150 $(CLINC) --out bench-results/quality.json
+
+ROUTERBENCH ?= ../shared/data/routerbench_subset
+
+bench-cost: model  ## learned model choice on RouterBench (ROUTERBENCH=folder): cost vs quality, bench-results/cost.json
+	$(BIN)/python -m benchmarks.cost $(ROUTERBENCH) --out bench-results/cost.json --plot docs/cost-quality.png
 
 clean:  ## remove the virtualenv, the model and the index
 	rm -rf $(VENV) .semroute

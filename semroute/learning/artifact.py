@@ -2,8 +2,10 @@
 artifact, so that serving stays read-only, hot-reloadable and the same on every replica.
 
 - ``learned.json``: the learner's settings, the embedding model the vectors came from, and per route and model the
-  small numbers (prior, calibrator, mean cost and output tokens);
-- ``learned.npz``: the arrays (past task vectors as float16, outcomes, weights, the embedding model's coefficients).
+  small numbers (prior, calibrator, mean cost and output tokens), per route the pooled difficulty's prior and
+  intercept;
+- ``learned.npz``: the arrays (past task vectors as float16, outcomes, weights, the embedding regressions'
+  coefficients, per model and pooled).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from semroute.learning.estimator import LearnedModels, LearnerSettings, ModelEst
 
 LEARNED_JSON = "learned.json"
 LEARNED_ARRAYS = "learned.npz"
-LEARNED_FORMAT = 1
+LEARNED_FORMAT = 2  # 2: the pooled difficulty has a regression of the embedding (a fourth calibrator input)
 
 
 class LearnedFileError(ValueError):
@@ -47,6 +49,7 @@ def to_members(learned: LearnedModels, model: ModelIdentity, summary: dict[str, 
         arrays[f"{route}/difficulty/vectors"] = difficulty.vectors.astype("<f2")
         arrays[f"{route}/difficulty/rates"] = difficulty.rates
         arrays[f"{route}/difficulty/weights"] = difficulty.weights
+        arrays[f"{route}/difficulty/embedding_coef"] = difficulty.embedding_coef
         models: dict[str, Any] = {}
         for name, estimator in estimators.items():
             key = f"{route}/{name}"
@@ -64,7 +67,11 @@ def to_members(learned: LearnedModels, model: ModelIdentity, summary: dict[str, 
                 "mean_cost_usd": estimator.mean_cost_usd,
                 "mean_output_tokens": estimator.mean_output_tokens,
             }
-        meta["routes"][route] = {"difficulty_prior": difficulty.prior, "models": models}
+        meta["routes"][route] = {
+            "difficulty_prior": difficulty.prior,
+            "difficulty_intercept": difficulty.embedding_intercept,
+            "models": models,
+        }
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
     return {LEARNED_JSON: json.dumps(meta, indent=1).encode(), LEARNED_ARRAYS: buffer.getvalue()}
@@ -97,6 +104,8 @@ def from_members(members: dict[str, bytes], model: ModelIdentity) -> LearnedMode
                 arrays[f"{route}/difficulty/rates"],
                 arrays[f"{route}/difficulty/weights"],
                 float(entry["difficulty_prior"]),
+                arrays[f"{route}/difficulty/embedding_coef"],
+                float(entry["difficulty_intercept"]),
             )
             learned.routes[route] = {
                 name: _estimator(route, name, numbers, arrays) for name, numbers in entry["models"].items()

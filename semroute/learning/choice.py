@@ -114,9 +114,9 @@ def choose(
     """The starting model: the route's policy, then exploration (``draw`` is uniform in [0, 1))."""
     choice = CHOICE_POLICIES[settings.policy](static, chain, estimates, settings)
     rate = settings.exploration if may_explore and len(chain) > 1 else 0.0
-    if rate <= 0.0:
-        return choice
     share = rate / len(chain)
+    if share <= 0.0:  # no exploration (a rate so small that its share is 0 is none either)
+        return choice
     if draw < rate:
         explored = chain[min(int(draw / share), len(chain) - 1)]
         probability = share + (1.0 - rate if explored == choice.model else 0.0)

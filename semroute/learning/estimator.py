@@ -1,6 +1,6 @@
 """Per route and model, a calibrated estimate of P(success | task), fitted on observations.
 
-Three parts, per route and model of the route's chain:
+Per route and model of the route's chain:
 
 - **Neighbours**: the past tasks nearest in embedding space that this model was tried on, each weighted by its
   similarity (``exp((s - s_best) / temperature)``) and its inverse propensity (served traffic is biased towards the
@@ -8,9 +8,15 @@ Three parts, per route and model of the route's chain:
   success rate on the route with ``prior_strength`` pseudo-tasks: thin evidence gives the route's rate, not noise.
 - **A linear model of the embedding** (logistic regression, inverse-propensity weighted): what separates successes
   from failures along directions the nearest neighbours see only locally.
-- **A calibrator** (logistic regression) over the two estimates' log-odds and the task's structure (estimated tokens,
-  code block, file paths, question marks, instructions), fitted on out-of-fold estimates so that it learns how far
-  to trust each one; its output is the probability.
+- **The route's pooled difficulty**, from every model's outcomes at once (a task most models fail is hard for the
+  next one too): the success rate of the nearest tasks over all models, and a logistic regression of the embedding
+  fitted on all models' outcomes, which rests on as many outcomes as the route has, not one model's share.
+- **A calibrator** (logistic regression) over the four estimates' log-odds and the task's structure (estimated
+  tokens, code block, file paths, question marks, instructions), fitted on out-of-fold estimates so that it learns
+  how far to trust each one; its output is the probability. Keep it well regularised (``calibration``): where the
+  signal is weak, as on public benchmarks, an estimate that strays from the model's rate on noise makes the choice
+  mix models at random, which costs quality at equal cost (``make bench-cost`` picks 0.003-0.01 on validation
+  there; the default, 0.1, still lets a strong signal through, as in the tests' hand-made clusters).
 
 A model with fewer than ``min_evidence`` observations on a route gets no estimate: the static choice stands.
 """
@@ -41,9 +47,9 @@ class LearnerSettings:
     temperature: float = 0.05  # similarity scale of the neighbours' weights
     prior_strength: float = 4.0  # pseudo-tasks at the route's success rate added to every neighbourhood
     min_evidence: int = 20  # observations of a model on a route below which it gets no estimate
-    regularisation: float = 0.5  # inverse L2 strength of the embedding's logistic regression
+    regularisation: float = 0.3  # inverse L2 strength of the embedding's logistic regressions (per model, pooled)
     max_weight: float = 20.0  # inverse-propensity weights are clipped here (a 1 % exploration gives 100)
-    calibration: float = 0.3  # inverse L2 strength of the calibrator
+    calibration: float = 0.1  # inverse L2 strength of the calibrator (smaller: closer to each model's rate)
     folds: int = 5  # out-of-fold estimates for the calibrator
     seed: int = 0
 
@@ -98,6 +104,10 @@ class RouteDifficulty:
     rates: FloatArray  # (n,) weighted success rate of each task over the models tried on it
     weights: FloatArray  # (n,) how many model outcomes each rate rests on (propensity weighted)
     prior: float
+    embedding_coef: FloatArray  # (dim,) the pooled logistic regression of the embedding
+    embedding_intercept: float
+    # task id -> the pooled regression's estimate from a fit without that task: the calibrator's input when fitting
+    out_of_fold: dict[str, float] = field(default_factory=dict, repr=False)
     _index: object = field(default=None, repr=False)
 
     def index(self) -> object:
@@ -107,6 +117,10 @@ class RouteDifficulty:
             index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
             self._index = index
         return self._index
+
+    def linear(self, queries: npt.NDArray[np.float32]) -> FloatArray:
+        """The pooled logistic regression's success estimate of each query."""
+        return _sigmoid(queries.astype(np.float64) @ self.embedding_coef + self.embedding_intercept)
 
 
 @dataclass
@@ -140,9 +154,11 @@ class LearnedModels:
         settings = self.settings
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         knn, similar = _neighbours(estimator, queries, settings, exclude_self=False)
-        pooled, _ = _neighbours(self.difficulty[route], queries, settings, exclude_self=False)
+        difficulty = self.difficulty[route]
+        pooled, _ = _neighbours(difficulty, queries, settings, exclude_self=False)
         linear = _sigmoid(queries.astype(np.float64) @ estimator.embedding_coef + estimator.embedding_intercept)
-        success = _calibrated(estimator, np.column_stack([_logit(knn), _logit(linear), _logit(pooled)]), features)
+        estimates = np.column_stack([_logit(knn), _logit(linear), _logit(pooled), _logit(difficulty.linear(queries))])
+        success = _calibrated(estimator, estimates, features)
         return [TaskEstimate(float(p), int(n)) for p, n in zip(success, similar, strict=True)]
 
 
@@ -166,19 +182,55 @@ def fit(observations: Sequence[Observation], settings: LearnerSettings | None = 
 
 
 def route_difficulty(rows: Sequence[Observation], settings: LearnerSettings) -> RouteDifficulty:
-    """Each task's success rate over every model tried on it (propensity weighted)."""
+    """Each task's success rate over every model tried on it (propensity weighted), and a logistic regression of the
+    embedding on every model's outcomes (with its out-of-fold estimate of each task, for the calibrators)."""
     tasks: dict[str, list[Observation]] = defaultdict(list)
     for row in rows:
         tasks[row.task_id].append(row)
     vectors = np.stack([outcomes[0].embedding for outcomes in tasks.values()]).astype(np.float32)
-    rates, weights = [], []
+    rates, weights, successes, failures = [], [], [], []
     for outcomes in tasks.values():
         weight = _weights(outcomes, settings)
-        rates.append(float(np.average(_labels(outcomes), weights=weight)))
+        labels = _labels(outcomes)
+        rates.append(float(np.average(labels, weights=weight)))
         weights.append(float(weight.sum()) / len(outcomes))
+        successes.append(float((weight * labels).sum()))
+        failures.append(float((weight * (1 - labels)).sum()))
     rate_array, weight_array = np.array(rates), np.array(weights)
     prior = float(np.average(rate_array, weights=weight_array))
-    return RouteDifficulty(vectors, rate_array, weight_array, prior)
+    intercept = float(_logit(np.array([prior]))[0])
+    difficulty = RouteDifficulty(vectors, rate_array, weight_array, prior, np.zeros(vectors.shape[1]), intercept)
+    outcome_weights = np.array([successes, failures])  # (2, n): each task's weighted successes and failures
+    if outcome_weights.min(axis=1).max() <= 0:
+        difficulty.out_of_fold = dict.fromkeys(tasks, prior)  # every outcome alike: nothing to separate
+        return difficulty
+    folds = np.random.default_rng(settings.seed).permutation(len(tasks)) % settings.folds
+    estimates = np.full(len(tasks), prior)
+    for fold in range(settings.folds):
+        held, kept = folds == fold, folds != fold
+        pooled = _pooled_logistic(vectors[kept], outcome_weights[:, kept], settings.regularisation)
+        if pooled is not None:
+            estimates[held] = _sigmoid(vectors[held].astype(np.float64) @ pooled[0] + pooled[1])
+    fitted = _pooled_logistic(vectors, outcome_weights, settings.regularisation)
+    if fitted is not None:
+        difficulty.embedding_coef, difficulty.embedding_intercept = fitted
+    difficulty.out_of_fold = dict(zip(tasks, np.clip(estimates, _EPSILON, 1 - _EPSILON).tolist(), strict=True))
+    return difficulty
+
+
+def _pooled_logistic(
+    vectors: npt.NDArray[np.float32], outcome_weights: FloatArray, inverse_strength: float
+) -> tuple[FloatArray, float] | None:
+    """A logistic regression of every model's outcomes on the task's embedding: each task enters as a success and a
+    failure, weighted by how many outcomes of each it had (None when the outcomes do not separate)."""
+    successes, failures = outcome_weights
+    if successes.sum() <= 0 or failures.sum() <= 0:
+        return None
+    inputs = np.concatenate([vectors, vectors])
+    labels = np.concatenate([np.ones(len(vectors)), np.zeros(len(vectors))])
+    weights = np.concatenate([successes, failures])
+    present = weights > 0
+    return _logistic(inputs[present], labels[present], weights[present], inverse_strength)
 
 
 def fit_model(
@@ -190,7 +242,7 @@ def fit_model(
     prior = float(np.average(labels, weights=weights))
     costs = [row.cost_usd for row in rows if row.cost_usd is not None]
     outputs = [row.output_tokens for row in rows if row.output_tokens is not None]
-    inputs = 3 + len(STRUCTURAL_FEATURES)
+    inputs = 4 + len(STRUCTURAL_FEATURES)
     estimator = ModelEstimator(
         model=model,
         vectors=vectors,
@@ -210,7 +262,9 @@ def fit_model(
         return estimator  # one outcome only: nothing to separate
     knn, _ = _neighbours(estimator, vectors, settings, exclude_self=True)
     pooled, _ = _neighbours(difficulty, vectors, settings, exclude_self=True)
-    estimates = np.column_stack([_logit(knn), _logit(_out_of_fold(vectors, labels, weights, settings)), _logit(pooled)])
+    linear = _out_of_fold(vectors, labels, weights, settings)
+    pooled_linear = np.array([difficulty.out_of_fold.get(row.task_id, difficulty.prior) for row in rows])
+    estimates = np.column_stack([_logit(knn), _logit(linear), _logit(pooled), _logit(pooled_linear)])
     table = np.column_stack([estimates, _structure([row.features for row in rows])])
     estimator.calibrator_mean = table.mean(axis=0)
     estimator.calibrator_scale = np.where(table.std(axis=0) > 1e-9, table.std(axis=0), 1.0)

@@ -195,3 +195,10 @@ def test_a_cascade_starts_at_the_chosen_step_without_a_doomed_cheap_attempt() ->
         "mid",
         "big",
     ]
+
+
+def test_a_vanishing_exploration_rate_explores_nothing() -> None:
+    estimates = {"big": estimate("big", 0.9, 0.01), "small": estimate("small", 0.9, 0.001)}
+    tiny = replace(LEARNED, exploration=5e-324)  # its share per model underflows to 0
+    choice = choose("big", ["big", "small"], estimates, tiny, draw=0.0, may_explore=True)
+    assert (choice.model, choice.probability) == ("small", 1.0)
