@@ -4,6 +4,7 @@ the proposed diff to a copy of the routes."""
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import random
@@ -11,6 +12,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,11 @@ def judging_server() -> Iterator[JudgingServer]:
     yield server
     server.stop()
     close_cached_clients()
+    # concurrent calls make litellm create clients it does not cache: their connections are collected here, with
+    # their ResourceWarning ignored, and not in a later test, where the warning would fail that test
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def close_cached_clients() -> None:

@@ -109,7 +109,7 @@ def test_the_learned_index_sends_easy_and_hard_tasks_of_one_route_to_different_m
         assert easy.choice_policy == hard.choice_policy == "learned"
         printed = CliRunner().invoke(main, ["route", "--target", running.target, "--json", NEW_EASY])
         assert printed.exit_code == 0, printed.output
-        decision = json.loads(printed.output)
+        decision = json.loads(printed.stdout)
         assert (decision["model"]["name"], decision["choice_policy"]) == ("small", "learned")
         assert any(line.startswith("learned choice: small: ") and "similar tasks" in line for line in decision["trace"])
         store = running.index_path.with_suffix(".outcomes.db")
@@ -120,7 +120,7 @@ def test_the_learned_index_sends_easy_and_hard_tasks_of_one_route_to_different_m
     )
     assert report.exit_code == 0, report.output
     choices = {
-        (row["model"], row["policy"]) for row in json.loads(report.output)["model_choice"] if row["route"] == "coding"
+        (row["model"], row["policy"]) for row in json.loads(report.stdout)["model_choice"] if row["route"] == "coding"
     }
     assert {("small", "learned"), ("big", "learned")} <= choices
     table = CliRunner().invoke(main, ["report", "--store", sqlite_url(store), "--index", str(index)])
