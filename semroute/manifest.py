@@ -39,6 +39,32 @@ class LearnedSummary(BaseModel):
     routes: dict[str, tuple[str, ...]] = Field(description="per route, the models with an estimate")
 
 
+class IndexSummary(BaseModel):
+    """The FAISS index an artifact holds, and for an approximate one its measured recall."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["exact", "hnsw"]
+    hnsw_m: int | None = Field(default=None, ge=1, description="graph neighbours per vector (hnsw)")
+    ef_construction: int | None = Field(default=None, ge=1, description="build-time candidate list (hnsw)")
+    ef_search: int | None = Field(default=None, ge=1, description="query-time candidate list (hnsw)")
+    recall_k: int | None = Field(default=None, ge=1, description="neighbours the recall is measured on (top_k)")
+    recall: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="recall@recall_k against the exact scan, measured at build time"
+    )
+    recall_sample: int | None = Field(default=None, ge=0, description="utterances used as queries for the recall")
+
+
+class ClassifierSummary(BaseModel):
+    """How the build got the route classifier: trained from scratch, warm-started from the previous artifact's
+    coefficients, or reused as is (the same vectors, labels and regularisation as the previous build)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    training: Literal["cold", "warm", "reused"]
+    iterations: int = Field(ge=0, description="L-BFGS iterations of this build (0 when reused)")
+
+
 class Manifest(BaseModel):
     """What an index artifact is: format, fingerprints, embedding model, counts, build time, and the policy
     (settings, resolved catalog, route targets, override rules) that decisions are made with."""
@@ -56,6 +82,8 @@ class Manifest(BaseModel):
     routes: tuple[RouteTarget, ...]
     rules: tuple[OverrideRule, ...] = ()
     learned: LearnedSummary | None = None
+    index: IndexSummary | None = None  # None: an artifact from before index types, an exact IndexFlatIP
+    classifier: ClassifierSummary | None = None
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Manifest:

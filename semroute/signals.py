@@ -50,13 +50,17 @@ class Signal:
 
 
 def neighbour_signal(query: Query) -> Vectors:
-    """The ``aggregation`` of each route's similarities among the ``top_k`` nearest utterances (0 without a hit)."""
+    """The ``aggregation`` of each route's similarities among the ``top_k`` nearest utterances (0 without a hit).
+
+    On an HNSW index the neighbours are the best ``top_k`` of the candidates the graph scored exactly
+    (:func:`semroute.vector_index.nearest`): the same similarities as the exact scan's for every neighbour found.
+    """
     artifact = query.artifact
-    similarities, rows = artifact.index.search(query.vector, min(query.top_k, artifact.index.ntotal))
-    hit_routes = np.where(rows[0] >= 0, artifact.row_routes[np.maximum(rows[0], 0)], -1)
+    similarities, rows = artifact.nearest(query.vector, query.top_k)
+    hit_routes = np.where(rows >= 0, artifact.row_routes[np.maximum(rows, 0)], -1)
     aggregation = Aggregation(artifact.policy.settings.aggregation)
     signal = np.zeros(len(artifact.route_names), dtype=np.float32)
-    for number, score in aggregate_hits(similarities[0], hit_routes, aggregation, query.top_k).items():
+    for number, score in aggregate_hits(similarities, hit_routes, aggregation, query.top_k).items():
         signal[number] = score
     return signal
 

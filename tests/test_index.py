@@ -49,7 +49,8 @@ def test_build_writes_a_complete_artifact(routes_dir: Path, tmp_path: Path, embe
     report = build_index(load_route_set(routes_dir), path, embedder, progress=False)
     assert (report.routes, report.utterances, report.embedded, report.reused) == (2, 4, 4, 0)
     with zipfile.ZipFile(path) as archive:
-        assert set(archive.namelist()) == {"manifest.json", "utterances.json", "index.faiss", "classifier.npz"}
+        members = {"manifest.json", "utterances.json", "index.faiss", "classifier.npz", "centroids.npy"}
+        assert set(archive.namelist()) == members
     manifest = read_manifest(path)
     assert manifest is not None
     assert manifest.model == embedder.identity
@@ -59,7 +60,8 @@ def test_build_writes_a_complete_artifact(routes_dir: Path, tmp_path: Path, embe
     with zipfile.ZipFile(path) as archive:
         raw = json.loads(archive.read("manifest.json"))
     expected_keys = {"format", "fingerprint", "routes_fingerprint", "model", "counts", "built_at", "settings"}
-    assert expected_keys | {"catalog", "routes", "rules"} == raw.keys()
+    assert expected_keys | {"catalog", "routes", "rules", "index", "classifier"} == raw.keys()
+    assert raw["index"] == {"type": "exact"} and raw["classifier"]["training"] == "cold"
     artifact = load_index(path)
     assert artifact.index.ntotal == 4
     assert artifact.route_names == ("general", "summary")
