@@ -71,8 +71,8 @@ bench-cost: model  ## learned model choice on RouterBench (ROUTERBENCH=folder): 
 clean:  ## remove the virtualenv, the model and the index
 	rm -rf $(VENV) .semroute
 
-bench: model  ## speed and memory of the request path and the index build (figures and ratios)
-	$(BIN)/python benchmarks/speed.py
+bench: model  ## speed and memory: request path, service under concurrency, index build and 1M-utterance search
+	$(BIN)/python -m benchmarks.speed
 
 loadtest: index  ## find the saturation rate (80 % short, 20 % long tasks), hold it 60 s; figures in bench-results/
 	$(BIN)/python -m benchmarks.loadtest

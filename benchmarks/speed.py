@@ -1,6 +1,9 @@
-"""Speed and memory of the request path, the index build and the client import: prints figures and ratios, writes JSON.
+"""Speed and memory of the request path, the index build and the client import, then the service under concurrency
+(:mod:`benchmarks._speed_service`) and large route sets (:mod:`benchmarks._speed_index`): prints figures and ratios,
+writes JSON, ends with one JSON line of the headline keys.
 
-Run with ``make bench``. Timings are wall-clock on whatever else the machine is doing: compare ratios, not absolutes.
+Run with ``make bench`` (``python -m benchmarks.speed``). Timings are wall-clock on whatever else the machine is
+doing: compare ratios, not absolutes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _speed_index, _speed_service
 from semroute.client import RouterClient
 from semroute.embedding import FastEmbedEmbedder
 from semroute.features import extract_features
@@ -172,7 +176,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("bench-results/speed.json"))
     parser.add_argument("--lean-venv", type=Path, default=Path(".semroute/bench/lean-venv"), help="base-install venv")
+    parser.add_argument("--clinc", type=Path, default=_speed_index.DEFAULT_CLINC, help="CLINC150 folder")
+    parser.add_argument(
+        "--index-sizes", default="10000,100000,1000000", help="route-like set sizes for the search figures"
+    )
+    parser.add_argument("--skip", default="", help="comma-separated: service, index (the long parts)")
     args = parser.parse_args()
+    skipped = set(filter(None, args.skip.split(",")))
 
     # first: fresh interpreters, measured while this process is still idle, in a venv with only the base install
     imports = import_figures(lean_python(args.lean_venv))
@@ -180,6 +190,12 @@ def main() -> None:
     started = time.perf_counter()
     embedder = FastEmbedEmbedder(route_set.settings.embedding)
     load_seconds = time.perf_counter() - started
+    index_part: dict[str, Any] = {}
+    if "index" not in skipped:  # first, while nothing else is embedded or imported (see _speed_index)
+        sizes = [int(size) for size in args.index_sizes.split(",") if size]
+        index_part = _speed_index.index_figures(
+            embedder, Path("bench-results/speed_index"), clinc=args.clinc if args.clinc.exists() else None, sizes=sizes
+        )
 
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "index.zip"
@@ -188,6 +204,7 @@ def main() -> None:
         router = Router(load_index(path), embedder)
         service = service_figures(path, embedder, args.repeat)  # no outcome store
         store_ratio = store_overhead(path, embedder, args.repeat, StoreSettings(sqlite_url(Path(scratch) / "o.db")))
+        service_part = {} if "service" in skipped else _speed_service.service_speed_figures(path)
 
     requests = [RouteRequest(text) for text in QUERIES]
     vectors = embedder.embed(QUERIES)
@@ -226,11 +243,16 @@ def main() -> None:
         "store_overhead_p50_ratio": store_ratio,
         "client_import_over_grpc_ratio": round(imports["client_import_ms"] / imports["grpc_protobuf_import_ms"], 2),
     }
+    figures["service"] = service_part
+    figures["index"] = index_part
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2))
+    args.out.write_text(json.dumps(figures, indent=2, default=str))
     for key, value in figures.items():
-        print(f"{key:28} {value}")
-    print(json.dumps({"route_one_p50_ms": figures["route_one"]["p50_ms"], **imports, **figures["ratios"]}))
+        if key not in ("service", "index"):
+            print(f"{key:28} {value}")
+    headline = {key: service_part[key] for key in _speed_service.HEADLINE_KEYS if key in service_part}
+    headline |= {key: index_part[key] for key in _speed_index.HEADLINE if key in index_part}
+    print(json.dumps({"route_one_p50_ms": figures["route_one"]["p50_ms"], **imports, **figures["ratios"], **headline}))
 
 
 if __name__ == "__main__":
