@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
+
+FC = TypeVar("FC", bound=Callable[..., object])
 
 ROUTES_OPTION = click.option(
     "--routes", "routes_dir", type=click.Path(path_type=Path), default=None, help="Routes folder [default: routes]."
@@ -24,10 +28,15 @@ def _default_store() -> str:
     return default_store_url()
 
 
-STORE_OPTION = click.option(
-    "--store",
-    "store_url",
-    default=_default_store,
-    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
-    help="Outcome store: sqlite:///PATH, a file path, or postgresql://...",
-)
+def store_option(what: str = "Outcome store") -> Callable[[FC], FC]:
+    """``--store URL``: the outcome store, SQLite by default; ``what`` opens its help text."""
+    return click.option(
+        "--store",
+        "store_url",
+        default=_default_store,
+        show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
+        help=f"{what}: sqlite:///PATH, a file path, or postgresql://...",
+    )
+
+
+STORE_OPTION = store_option()

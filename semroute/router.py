@@ -19,6 +19,7 @@ from semroute.embedding import Embedder, Vectors
 from semroute.errors import RequestError
 from semroute.features import estimate_tokens, extract_features
 from semroute.index import IndexArtifact
+from semroute.learning.choice import ChoicePolicy
 from semroute.learning.chooser import LearnedChooser
 from semroute.signals import Query, blend_signals, compute_signals
 from semroute.task_part import part_to_embed
@@ -86,7 +87,7 @@ class Router:
         self._part = artifact.policy.settings.embedding.part
         # routes whose model choice is not plainly static (learned, or exploring) need the query vector at decision
         targets = artifact.policy.routes.values()
-        self._chooses = any(t.choice.policy != "static" or t.choice.exploration > 0 for t in targets)
+        self._chooses = any(t.choice.policy is not ChoicePolicy.STATIC or t.choice.exploration > 0 for t in targets)
         self._salt = os.urandom(16)
         self._thresholds = np.array([routes[name].threshold for name in artifact.route_names], dtype=np.float64)
 

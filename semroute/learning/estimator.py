@@ -190,8 +190,8 @@ def route_difficulty(rows: Sequence[Observation], settings: LearnerSettings) -> 
     vectors = np.stack([outcomes[0].embedding for outcomes in tasks.values()]).astype(np.float32)
     rates, weights, successes, failures = [], [], [], []
     for outcomes in tasks.values():
-        weight = _weights(outcomes, settings)
-        labels = _labels(outcomes)
+        weight = propensity_weights(outcomes, settings)
+        labels = success_labels(outcomes)
         rates.append(float(np.average(labels, weights=weight)))
         weights.append(float(weight.sum()) / len(outcomes))
         successes.append(float((weight * labels).sum()))
@@ -238,7 +238,7 @@ def fit_model(
 ) -> ModelEstimator:
     """Learn one model on one route from its observations there."""
     vectors = np.stack([row.embedding for row in rows]).astype(np.float32)
-    labels, weights = _labels(rows), _weights(rows, settings)
+    labels, weights = success_labels(rows), propensity_weights(rows, settings)
     prior = float(np.average(labels, weights=weights))
     costs = [row.cost_usd for row in rows if row.cost_usd is not None]
     outputs = [row.output_tokens for row in rows if row.output_tokens is not None]
@@ -276,11 +276,12 @@ def fit_model(
     return estimator
 
 
-def _labels(rows: Sequence[Observation]) -> FloatArray:
+def success_labels(rows: Sequence[Observation]) -> FloatArray:
+    """1.0 for each successful observation, 0.0 for each failed one."""
     return np.array([1.0 if row.success else 0.0 for row in rows])
 
 
-def _weights(rows: Sequence[Observation], settings: LearnerSettings) -> FloatArray:
+def propensity_weights(rows: Sequence[Observation], settings: LearnerSettings) -> FloatArray:
     """Clipped inverse-propensity weights: a model picked with probability p stands for 1/p such tasks."""
     inverse = np.array([1.0 / max(row.propensity, _EPSILON) for row in rows], dtype=np.float64)
     clipped: FloatArray = np.minimum(inverse, settings.max_weight)

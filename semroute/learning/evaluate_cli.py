@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from semroute.cli_options import ROUTES_OPTION
+from semroute.cli_options import ROUTES_OPTION, store_option
 from semroute.environment import default_routes_dir
 from semroute.errors import SemrouteError
 from semroute.execution import DEFAULT_ATTEMPT_TIMEOUT, Provider
@@ -30,7 +30,6 @@ from semroute.learning.evaluate_models import (
 from semroute.learning.evaluate_models import evaluate_models as score_runs
 from semroute.learning.evaluation_inputs import check_providers, load_providers, load_tasks, resolve_models
 from semroute.learning.proposals import DEFAULT_MAX_QUALITY_LOSS, ModelSummary, Proposal, propose, summarise
-from semroute.store import default_store_url
 
 MAX_LISTED = 20  # provider errors and unscored tasks listed in the table output; the rest are counted
 _COLUMNS = (
@@ -66,13 +65,7 @@ _COLUMNS = (
     "providers=) [default: litellm's own keys from the environment].",
 )
 @click.option("--seed", type=int, default=None, help="Seed of the shuffling [default: a random one, printed].")
-@click.option(
-    "--store",
-    "store_url",
-    default=default_store_url,
-    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
-    help="Outcome store the scores are recorded in: sqlite:///PATH, a file path, or postgresql://...",
-)
+@store_option("Outcome store the scores are recorded in")
 @click.option("--store-text", is_flag=True, help="Also store the task texts (default: only hashes and embeddings).")
 @click.option(
     "--max-quality-loss",

@@ -76,9 +76,10 @@ def learn_command(
     click.echo(f"learning from {len(observations):,} outcomes in {database.where} ...", err=True)
     result = learn_and_measure(observations, settings, holdout)
     path = out or default_learned_path()
-    write_learned(path, to_members(result.learned, identity, _summary(result)))
+    summary = _summary(result)
+    write_learned(path, to_members(result.learned, identity, summary))
     if as_json:
-        click.echo(json.dumps(_summary(result), indent=2))
+        click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(_table(result))
     learned_routes = {route.name for route in route_set.routes if route.choice.policy is ChoicePolicy.LEARNED}

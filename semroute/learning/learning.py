@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semroute.learning.estimator import LearnedModels, LearnerSettings, fit
+from semroute.learning.estimator import LearnedModels, LearnerSettings, fit, propensity_weights, success_labels
 from semroute.learning.metrics import EstimateQuality, estimate_quality
 from semroute.learning.observations import Observation
 
@@ -62,10 +62,8 @@ def learn_and_measure(
         tested[(row.route, row.model)].append(row)
     reports = []
     for (route, model), rows in sorted(by_pair.items()):
-        labels = np.array([1.0 if row.success else 0.0 for row in rows])
-        reports.append(
-            ModelReport(route, model, len(rows), float(labels.mean()), _quality(measured, tested[(route, model)]))
-        )
+        success_rate = float(success_labels(rows).mean())
+        reports.append(ModelReport(route, model, len(rows), success_rate, _quality(measured, tested[(route, model)])))
     return LearningResult(learned, tuple(reports), len(observations), len({row.task_id for row in observations}))
 
 
@@ -77,7 +75,5 @@ def _quality(measured: LearnedModels, rows: Sequence[Observation]) -> EstimateQu
     estimates = measured.estimate(route, model, vectors, [row.features for row in rows])
     if estimates is None:
         return None
-    labels = np.array([1.0 if row.success else 0.0 for row in rows])
-    weights = np.array([1.0 / max(row.propensity, 1e-4) for row in rows])
     predicted = np.array([estimate.success for estimate in estimates])
-    return estimate_quality(labels, predicted, np.minimum(weights, measured.settings.max_weight))
+    return estimate_quality(success_labels(rows), predicted, propensity_weights(rows, measured.settings))

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 
-from semroute.cli_options import ROUTES_OPTION
+from semroute.cli_options import ROUTES_OPTION, store_option
 from semroute.environment import default_routes_dir
 from semroute.errors import SemrouteError, StoreUnavailableError
 from semroute.learning.importing import (
@@ -21,7 +21,7 @@ from semroute.learning.importing import (
     load_outcome_table,
     observe,
 )
-from semroute.store import OutcomeDatabase, default_store_url
+from semroute.store import OutcomeDatabase
 from semroute.task_part import EmbedPart
 
 
@@ -33,13 +33,7 @@ def outcomes() -> None:
 @outcomes.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @ROUTES_OPTION
-@click.option(
-    "--store",
-    "store_url",
-    default=default_store_url,
-    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
-    help="Outcome store the observations are written to: sqlite:///PATH, a file path, or postgresql://...",
-)
+@store_option("Outcome store the observations are written to")
 @click.option(
     "--map",
     "map_path",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from semroute.cli_options import INDEX_OPTION
+from semroute.cli_options import INDEX_OPTION, STORE_OPTION
 from semroute.environment import default_index_path
 from semroute.report._charts import Chart, draw_charts
 from semroute.report._counterfactuals import Counterfactuals, counterfactuals
@@ -17,7 +17,6 @@ from semroute.report._html import render_html
 from semroute.report._metrics import Report, build_report
 from semroute.report._records import read_decisions
 from semroute.report._text import render_csv, render_json, render_table
-from semroute.store import default_store_url
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -45,13 +44,7 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
     default=None,
     help="End of the window, UTC (e.g. 2026-03-02 or 2026-03-02T09:00:00) [default: now].",
 )
-@click.option(
-    "--store",
-    "store_url",
-    default=default_store_url,
-    show_default="sqlite:///$SEMROUTE_HOME/outcomes.db",
-    help="Outcome store: sqlite:///PATH, a file path, or postgresql://...",
-)
+@STORE_OPTION
 @INDEX_OPTION
 @click.option(
     "--format",
