@@ -92,17 +92,26 @@ class RateLimitedWarnings:
 class RequestInterceptor(_Interceptor):
     """For each RouterService call: pick a request id, map errors to status codes, log one line."""
 
+    def __init__(self) -> None:
+        """Wrap each method's handler on its first call, and reuse the wrapper for every later one."""
+        self._wrapped: dict[str, tuple[_Handler, _Handler]] = {}  # method -> (handler, its wrapper)
+
     def intercept_service(self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails) -> Any:
         """Wrap the RouterService's unary methods; pass everything else (health, reflection) through."""
         handler = continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or handler.unary_unary is None or not method.startswith(SERVICE_PREFIX):
             return handler
-        return grpc.unary_unary_rpc_method_handler(
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = grpc.unary_unary_rpc_method_handler(
             _observed(handler.unary_unary, method.removeprefix(SERVICE_PREFIX)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = (handler, wrapped)  # a racing thread may wrap it too: either wrapper is right
+        return wrapped
 
 
 _malformed_warnings = RateLimitedWarnings(logger)
@@ -113,13 +122,13 @@ def _observed(behaviour: _Behaviour, method: str) -> _Behaviour:
         request_id = _pick_request_id(context.invocation_metadata())
         token, facts = _request_id.set(request_id), _facts.set({})
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-        request_log.debug("rpc started", extra={"fields": {"request_id": request_id, "method": method}})
+        if request_log.isEnabledFor(logging.DEBUG):
+            request_log.debug("rpc started", extra={"fields": {"request_id": request_id, "method": method}})
         started = time.perf_counter()
-        code, summary = grpc.StatusCode.OK, {}
+        code: grpc.StatusCode | None = None  # None: answered; whether anybody read it is asked only to log it
+        response: Any = None
         try:
             response = behaviour(request, context)
-            summary = _summary(response)
-            code = _outcome_of_answered(context)
             return response
         except Exception as error:
             code, message = status_for(error)
@@ -133,8 +142,11 @@ def _observed(behaviour: _Behaviour, method: str) -> _Behaviour:
             noted = _facts.get() or {}
             _request_id.reset(token)
             _facts.reset(facts)
-            fields = {"request_id": request_id, "method": method, **summary, **noted}
-            _log_request(fields, code, time.perf_counter() - started, context.peer())
+            if request_log.isEnabledFor(logging.INFO):  # the line's facts cost a little: gathered only to be logged
+                summary = _summary(response) if code is None else {}
+                fields = {"request_id": request_id, "method": method, **summary, **noted}
+                answered = _outcome_of_answered(context) if code is None else code
+                _log_request(fields, answered, time.perf_counter() - started, context.peer())
 
     return observed
 
@@ -187,6 +199,7 @@ class BearerTokenInterceptor(_Interceptor):
         self._expected = f"Bearer {token}".encode() if token is not None else None
         self._admin = f"Bearer {admin_token}".encode() if admin_token is not None else None
         self._refusals = RateLimitedWarnings(logger)
+        self._marked: dict[tuple[str, bool], tuple[_Handler, _Handler]] = {}  # (method, admin) -> (handler, marked)
 
     def intercept_service(self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails) -> Any:
         """Pass authorised calls and health checks on; answer every other call UNAUTHENTICATED."""
@@ -197,14 +210,23 @@ class BearerTokenInterceptor(_Interceptor):
             (value for key, value in handler_call_details.invocation_metadata or () if key == "authorization"), ""
         )
         supplied_bytes = supplied.encode() if isinstance(supplied, str) else b""
-        if _matches(supplied_bytes, self._admin):
-            return _as_admin(handler, admin=True)
-        if self._expected is None or _matches(supplied_bytes, self._expected):
-            return _as_admin(handler, admin=False)
         method = handler_call_details.method
+        if _matches(supplied_bytes, self._admin):
+            return self._as_admin(method, handler, admin=True)
+        if self._expected is None or _matches(supplied_bytes, self._expected):
+            return self._as_admin(method, handler, admin=False)
         if handler.request_streaming or handler.response_streaming:
             return grpc.stream_stream_rpc_method_handler(self._refusing(method))
         return grpc.unary_unary_rpc_method_handler(self._refusing(method))
+
+    def _as_admin(self, method: str, handler: _Handler, *, admin: bool) -> _Handler:
+        """:func:`_as_admin`, made once per method and kind of caller."""
+        known = self._marked.get((method, admin))
+        if known is not None and known[0] is handler:
+            return known[1]
+        marked = _as_admin(handler, admin=admin)
+        self._marked[(method, admin)] = (handler, marked)
+        return marked
 
     def _refusing(self, method: str) -> _Behaviour:
         def refuse(request: Any, context: grpc.ServicerContext) -> Any:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from types import SimpleNamespace
+from typing import cast
 
+import grpc
 import pytest
 
 from semroute.client import RouterClient, ServiceError
 from semroute.service import JsonFormatter
+from semroute.service._interceptors import BearerTokenInterceptor, RequestInterceptor
 
 SECRET_TASK = "write unit tests for the parser of project nightingale-7"
 
@@ -72,3 +76,26 @@ def test_json_formatter_writes_one_object_per_line() -> None:
         "message": "hello world",
         "port": 50051,
     }
+
+
+def test_interceptors_wrap_each_method_once_and_reuse_the_wrapper() -> None:
+    def behaviour(request: object, context: object) -> None:
+        return None
+
+    handler = grpc.unary_unary_rpc_method_handler(behaviour)
+    route, stats = "/semroute.v1.RouterService/Route", "/semroute.v1.RouterService/GetStats"
+
+    def details(method: str, token: str = "t") -> grpc.HandlerCallDetails:
+        metadata = (("authorization", f"Bearer {token}"),)
+        return cast(grpc.HandlerCallDetails, SimpleNamespace(method=method, invocation_metadata=metadata))
+
+    requests, tokens = RequestInterceptor(), BearerTokenInterceptor("t", "admin")
+    first = requests.intercept_service(lambda _: handler, details(route))
+    assert requests.intercept_service(lambda _: handler, details(route)) is first
+    assert requests.intercept_service(lambda _: handler, details(stats)) is not first
+    assert requests.intercept_service(lambda _: None, details(route)) is None  # an unknown method stays unknown
+
+    ordinary = tokens.intercept_service(lambda _: first, details(route))
+    assert tokens.intercept_service(lambda _: first, details(route)) is ordinary
+    admin = tokens.intercept_service(lambda _: first, details(route, "admin"))
+    assert admin is not ordinary and tokens.intercept_service(lambda _: first, details(route, "admin")) is admin
