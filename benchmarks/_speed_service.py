@@ -6,7 +6,9 @@ unless a figure is about repetition:
 
 1. ``grpc_vs_embed_p50_ratio`` (and p99, and both for long tasks): single-stream ``Route`` through ``RouterClient`` over
    embedding the same kind of task in this process with the model as the server runs it (same ONNX threads). The two
-   are measured in alternation, so that both see the same machine.
+   are measured in alternation, so that both see the same machine; so is the floor under both, a bare gRPC Python
+   server whose one method embeds the text (:mod:`benchmarks._grpc_floor`): ``grpc_floor_vs_embed_p50_ratio`` is
+   what gRPC Python alone adds to the encoder, ``grpc_vs_floor_p50_ratio`` what semroute adds to that.
 2. Throughput and p50/p99 at concurrency 1, 4, 16 and 64 through ``AsyncRouterClient`` (closed loop: each of the
    concurrent callers sends its next task when the previous answer is back), for short tasks and for a mix of 80 %
    short and 20 % long ones; ``throughput_gain_c16``, ``p99_c16_over_p50_c16`` and ``short_p99_ms_mix_c16``. The
@@ -43,6 +45,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from benchmarks._grpc_floor import METHOD
 from benchmarks._loadgen import Kind, Workload
 from semroute.client import AsyncRouterClient, RouterClient, ServiceError, ServingStatus
 from semroute.embedding import FastEmbedEmbedder
@@ -117,26 +122,57 @@ def _timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def floor_served(index: Path, embedding_threads: int) -> Iterator[Callable[[str], bytes]]:
+    """The bare gRPC server of :mod:`benchmarks._grpc_floor` in a child process, once it serves; a call of its one
+    method, through a plain channel."""
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "benchmarks._grpc_floor", "--port", str(port), "--index", str(index),
+        "--embedding-threads", str(embedding_threads),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        if process.stdout is None or process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the gRPC floor server did not start")
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            method = channel.unary_unary(METHOD)
+            yield lambda text: method(text.encode(), timeout=START_TIMEOUT_SECONDS)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def single_stream_figures(
-    target: str, embedder: FastEmbedEmbedder, workload: Workload, repeat: int
+    target: str,
+    embedder: FastEmbedEmbedder,
+    workload: Workload,
+    repeat: int,
+    floor: Callable[[str], bytes] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Route over gRPC and in-process embedding of distinct tasks, alternating; p50/p99 of each, per kind."""
+    """Route over gRPC and in-process embedding of distinct tasks (and the bare gRPC embedding ``floor``, if given),
+    taking turns; p50/p99 of each, per kind."""
     figures: dict[str, dict[str, float]] = {}
     with RouterClient(target) as client:
+        paths: dict[str, Callable[[str], Any]] = {"embed": lambda text: embedder.embed([text]), "grpc": client.route}
+        if floor is not None:
+            paths["floor"] = floor
         counts: tuple[tuple[Kind, int], ...] = (("short", repeat), ("long", max(20, repeat // 4)))
         for kind, count in counts:
-            for _ in range(5):  # warm both paths up with this kind of text
-                embedder.embed([workload.text(kind)])
-                client.route(workload.text(kind))
-            embed: list[float] = []
-            grpc_route: list[float] = []
+            for _ in range(5):  # warm every path up with this kind of text
+                for path in paths.values():
+                    path(workload.text(kind))
+            samples: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(count):
-                embed_text, route_text = workload.text(kind), workload.text(kind)
-                embed.append(_timed(partial(embedder.embed, [embed_text])))
-                grpc_route.append(_timed(partial(client.route, route_text)))
+                for name, path in paths.items():
+                    text = workload.text(kind)
+                    samples[name].append(_timed(partial(path, text)))
             figures[kind] = {
-                **{f"embed_{key}": value for key, value in p50_p99(embed).items()},
-                **{f"grpc_{key}": value for key, value in p50_p99(grpc_route).items()},
+                f"{name}_{key}": value for name, taken in samples.items() for key, value in p50_p99(taken).items()
             }
     return figures
 
@@ -346,7 +382,8 @@ def service_speed_figures(
     embedder = FastEmbedEmbedder(load_index(index).policy.settings.embedding, threads=embedding_threads)
     options = ("--embedding-threads", str(embedding_threads), *serve_options)
     with served(index, *options) as target:
-        single = single_stream_figures(target, embedder, workload, repeat)
+        with floor_served(index, embedding_threads) as floor:
+            single = single_stream_figures(target, embedder, workload, repeat, floor)
         levels = concurrency_figures(target, workload, calls, rounds, seed)
         cache = cache_figures(target, workload, repeat)
         batch = batch_figures(target, workload, max(10, repeat // 10))
@@ -385,6 +422,8 @@ def headline(
         "grpc_vs_embed_p99_ratio": round(short["grpc_p99_ms"] / short["embed_p99_ms"], 3),
         "grpc_vs_embed_p50_ratio_long": round(long["grpc_p50_ms"] / long["embed_p50_ms"], 3),
         "grpc_vs_embed_p99_ratio_long": round(long["grpc_p99_ms"] / long["embed_p99_ms"], 3),
+        "grpc_floor_vs_embed_p50_ratio": round(short["floor_p50_ms"] / short["embed_p50_ms"], 3),
+        "grpc_vs_floor_p50_ratio": round(short["grpc_p50_ms"] / short["floor_p50_ms"], 3),
         "throughput_gain_c16": round(c16["per_s"] / c1["per_s"], 3),
         "p99_c16_over_p50_c16": round(c16["p99_ms"] / c16["p50_ms"], 3),
         "short_p99_ms_mix_c16": mix16.get("short_p99_ms", mix16["p99_ms"]),
@@ -401,6 +440,8 @@ HEADLINE_KEYS = (
     "grpc_vs_embed_p99_ratio",
     "grpc_vs_embed_p50_ratio_long",
     "grpc_vs_embed_p99_ratio_long",
+    "grpc_floor_vs_embed_p50_ratio",
+    "grpc_vs_floor_p50_ratio",
     "throughput_gain_c16",
     "p99_c16_over_p50_c16",
     "short_p99_ms_mix_c16",
@@ -414,12 +455,14 @@ HEADLINE_KEYS = (
 
 def print_table(figures: dict[str, Any]) -> None:
     """The figures as a table, then the headline keys."""
-    print("single stream (ms)          embed p50   embed p99    gRPC p50    gRPC p99")
+    print("single stream (ms)          embed p50   embed p99    gRPC p50    gRPC p99   floor p50   floor p99")
     for kind, row in figures["grpc_vs_embed"].items():
         print(
             f"  {kind:25} {row['embed_p50_ms']:9.2f}   {row['embed_p99_ms']:9.2f}   "
-            f"{row['grpc_p50_ms']:9.2f}   {row['grpc_p99_ms']:9.2f}"
+            f"{row['grpc_p50_ms']:9.2f}   {row['grpc_p99_ms']:9.2f}   "
+            f"{row['floor_p50_ms']:9.2f}   {row['floor_p99_ms']:9.2f}"
         )
+    print("  (floor: a bare gRPC Python server that only embeds the text, benchmarks/_grpc_floor.py)")
     print("concurrency (AsyncRouterClient, distinct tasks)")
     print(
         "  mix    level   calls   per s    p50 ms    p99 ms   with start   short p50/p99 ms   long p50/p99 ms   not OK"
