@@ -1,6 +1,6 @@
 """The closed loop of ``make bench`` separates the callers' simultaneous start from the steady state: a caller whose
-first answer is slow keeps every call that starts before it out of the steady-state latencies, throughput counts
-every call, and the start's p99 is reported beside the steady one."""
+first answer is slow keeps every call that starts before it out of the steady-state latencies, so does the loop's
+first fifth, throughput counts every call, and the start's p99 is reported beside the steady one."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def test_calls_that_start_before_every_caller_had_its_first_answer_are_not_stead
     # about 0.2 s / 0.01 s of quick calls ran while the slow first call was out; the rest ran after it
     assert len(unsteady_quick) >= 5 and steady_quick
     assert seconds >= 0.2
+
+
+def test_the_first_fifth_of_the_loop_is_warm_up_even_after_every_first_answer() -> None:
+    delays = {f"quick{n}": 0.02 for n in range(10)}
+    client = cast(AsyncRouterClient, _ScriptedClient(delays))
+
+    _, outcomes = asyncio.run(_closed_loop(client, [("short", text) for text in delays], concurrency=1))
+
+    # one caller: its first answer comes after 0.02 s, but the warm-up lasts a fifth of the 0.2 s loop
+    steady = [outcome.steady for outcome in outcomes]
+    assert steady[:2] == [False, False] and all(steady[3:])
 
 
 def test_a_loop_whose_callers_did_not_all_answer_has_no_steady_state() -> None:
