@@ -63,7 +63,9 @@ BIN = Path(sys.executable).parent
 
 
 def percentile_ms(samples: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile of ``samples`` (seconds), in milliseconds."""
+    """The nearest-rank percentile of ``samples`` (seconds), in milliseconds; NaN when there are none."""
+    if not samples:
+        return math.nan
     ordered = sorted(samples)
     rank = max(0, math.ceil(fraction * len(ordered)) - 1)
     return round(ordered[rank] * 1000, 3)
@@ -181,7 +183,7 @@ def single_stream_figures(
 @dataclass(frozen=True)
 class Outcome:
     """One call of a closed loop: its kind of task, status code and latency, and whether it ran in the steady state
-    (it started once every caller had had its first answer)."""
+    (see :func:`_closed_loop`)."""
 
     kind: Kind
     code: str

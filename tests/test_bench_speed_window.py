@@ -5,6 +5,7 @@ first fifth, throughput counts every call, and the start's p99 is reported besid
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, cast
 
 from benchmarks._speed_service import Outcome, _closed_loop, _level_figures
@@ -70,3 +71,9 @@ def test_level_figures_take_latency_percentiles_from_the_steady_state_and_throug
     assert figures["short_p99_ms_with_start"] == 60.0
     assert figures["long_p50_ms"] == 500.0
     assert figures["not_ok"] == {"RESOURCE_EXHAUSTED": 1}
+
+
+def test_a_level_without_steady_calls_reports_nan_rather_than_failing() -> None:
+    figures = _level_figures(1.0, [Outcome("short", "OK", 0.01, steady=False)])
+    assert figures["steady_calls"] == 0 and math.isnan(figures["p99_ms"])
+    assert figures["p99_ms_with_start"] == 10.0
