@@ -4,6 +4,7 @@ grpc.aio, and the CPU and memory readings that go with them (Linux ``/proc``).""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import signal
@@ -161,12 +162,25 @@ def running_server(semroute: Path, index: Path, log: Path) -> Iterator[ServerPro
     try:
         yield ServerProcess(process, port, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any], grace_seconds: float = 40.0) -> None:
+    """SIGTERM a child server, and kill it if it has not exited within ``grace_seconds``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def nearest_rank_ms(samples: Sequence[float], fraction: float, digits: int = 3) -> float | None:
+    """The nearest-rank percentile of ``samples`` (seconds) in milliseconds, rounded; None for no samples."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return round(ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000, digits)
 
 
 async def wait_until_serving(channel: aio.Channel, server: ServerProcess) -> float:

@@ -44,6 +44,7 @@ import numpy as np
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from benchmarks._loadgen import free_port
 from semroute.embedding import Embedder, FastEmbedEmbedder, ModelIdentity, Vectors
 from semroute.index import BuildReport, build_index, load_index
 from semroute.manifest import IndexSummary
@@ -433,7 +434,7 @@ def synthetic_artifact(path: Path, identity: ModelIdentity, rows: int, routes: i
 def seconds_to_serving(index: Path, log: Path) -> tuple[float, float]:
     """Start ``semroute serve`` on ``index``; seconds from process start to SERVING, and its RSS then (MiB)."""
     semroute = Path(sys.executable).parent / "semroute"
-    port = _free_port()
+    port = free_port()
     command = [
         str(semroute), "serve", "--host", "127.0.0.1", "--port", str(port), "--index", str(index.resolve()),
         "--watch-seconds", "0", "--drain-seconds", "0", "--log-level", "warning", "--no-store",
@@ -463,15 +464,6 @@ def _wait_until_serving(address: str, process: subprocess.Popen[bytes], started:
                 pass  # not listening yet
             time.sleep(0.02)
     raise TimeoutError(f"not SERVING after {SERVING_TIMEOUT_S:.0f} s")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_figures(embedder: Embedder, work: Path, default_index: Path | None = None) -> dict[str, Any]:

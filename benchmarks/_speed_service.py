@@ -30,8 +30,6 @@ import json
 import math
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,7 +46,7 @@ from typing import Any
 import grpc
 
 from benchmarks._grpc_floor import METHOD
-from benchmarks._loadgen import Kind, Workload
+from benchmarks._loadgen import Kind, Workload, free_port, nearest_rank_ms, stop
 from semroute.client import AsyncRouterClient, RouterClient, ServiceError, ServingStatus
 from semroute.embedding import FastEmbedEmbedder
 from semroute.environment import default_index_path
@@ -64,11 +62,8 @@ BIN = Path(sys.executable).parent
 
 def percentile_ms(samples: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile of ``samples`` (seconds), in milliseconds; NaN when there are none."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    rank = max(0, math.ceil(fraction * len(ordered)) - 1)
-    return round(ordered[rank] * 1000, 3)
+    value = nearest_rank_ms(samples, fraction)
+    return math.nan if value is None else value
 
 
 def p50_p99(samples: Sequence[float]) -> dict[str, float]:
@@ -76,17 +71,10 @@ def p50_p99(samples: Sequence[float]) -> dict[str, float]:
     return {"p50_ms": percentile_ms(samples, 0.5), "p99_ms": percentile_ms(samples, 0.99)}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served(index: Path, *options: str) -> Iterator[str]:
     """``semroute serve`` of ``index`` on a free loopback port, without an outcome store, once SERVING; its target."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(BIN / "semroute"), "serve", "--host", "127.0.0.1", "--port", str(port), "--index", str(index),
         "--watch-seconds", "0", "--drain-seconds", "0", "--no-store", "--log-level", "warning", *options,
@@ -104,12 +92,7 @@ def served(index: Path, *options: str) -> Iterator[str]:
                     time.sleep(0.2)
             yield target
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _serving(client: RouterClient) -> bool:
@@ -129,7 +112,7 @@ def _timed(action: Callable[[], Any]) -> float:
 def floor_served(index: Path, embedding_threads: int) -> Iterator[Callable[[str], bytes]]:
     """The bare gRPC server of :mod:`benchmarks._grpc_floor` in a child process, once it serves; a call of its one
     method, through a plain channel."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "benchmarks._grpc_floor", "--port", str(port), "--index", str(index),
         "--embedding-threads", str(embedding_threads),
@@ -142,12 +125,7 @@ def floor_served(index: Path, embedding_threads: int) -> Iterator[Callable[[str]
             method = channel.unary_unary(METHOD)
             yield lambda text: method(text.encode(), timeout=START_TIMEOUT_SECONDS)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace_seconds=10)
 
 
 def single_stream_figures(

@@ -52,6 +52,7 @@ from benchmarks._loadgen import (
     ServerProcess,
     Usage,
     Workload,
+    nearest_rank_ms,
     one_at_a_time,
     open_channel,
     poisson_arrivals,
@@ -164,10 +165,7 @@ class PhaseFigures:
 
 def percentile_ms(samples: Sequence[float], fraction: float) -> float | None:
     """Nearest-rank percentile of ``samples`` (seconds) in milliseconds; None for no samples."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return round(ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000, 2)
+    return nearest_rank_ms(samples, fraction, digits=2)
 
 
 def errors_by_code(outcomes: Sequence[Outcome]) -> dict[str, int]:
