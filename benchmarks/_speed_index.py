@@ -45,10 +45,10 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks._loadgen import free_port
-from semroute.embedding import Embedder, FastEmbedEmbedder, ModelIdentity, Vectors
+from semroute.embedding import Embedder, FastEmbedEmbedder, ModelIdentity, Vectors, embed_texts
 from semroute.index import BuildReport, build_index, load_index
 from semroute.manifest import IndexSummary
-from semroute.quality.batch import embed_texts, route_labelled
+from semroute.quality.batch import route_labelled
 from semroute.quality.dataset_routes import write_dataset_routes
 from semroute.quality.datasets import LabelledSet, load_labelled
 from semroute.route_files import load_route_set

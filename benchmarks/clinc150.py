@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semroute.embedding import FastEmbedEmbedder, Vectors
+from semroute.embedding import FastEmbedEmbedder, Vectors, embed_texts
 from semroute.index import build_index, load_index
-from semroute.quality.batch import RoutedSet, embed_texts, route_labelled
+from semroute.quality.batch import RoutedSet, route_labelled
 from semroute.quality.dataset_routes import write_dataset_routes
 from semroute.quality.datasets import LabelledSet, load_labelled
 from semroute.quality.evaluation import QualityReport, expected_routes

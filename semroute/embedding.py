@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from semroute.environment import default_model_dir
 from semroute.errors import ModelError
@@ -150,3 +151,16 @@ def _limit_tokens(model: Any, max_tokens: int) -> None:
     if tokenizer is not None and hasattr(tokenizer, "enable_truncation"):
         direction = (tokenizer.truncation or {}).get("direction", "right")
         tokenizer.enable_truncation(max_length=max_tokens, direction=direction)
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[str], *, batch_size: int = 64, progress: bool = True) -> Vectors:
+    """Embed texts in batches with a progress bar."""
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            parts.append(embedder.embed(batch, batch_size=batch_size))
+            bar.update(len(batch))
+    if not parts:
+        return np.zeros((0, embedder.identity.dim), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32)

@@ -119,11 +119,11 @@ class Router:
         validate_batch(requests)
         return self._route_valid(requests)
 
-    def embedding_work(self, requests: Sequence[RouteRequest]) -> int:
-        """What embedding ``requests`` costs, in tokens: each text's embedded prefix (at most ``max_tokens``), plus
-        the two special tokens every text gets. Admission control counts work in these units."""
+    def embedding_work(self, parts: Sequence[str]) -> int:
+        """What embedding ``parts`` (texts' :meth:`embedded_part`) costs, in tokens: each one's prefix (at most
+        ``max_tokens``), plus the two special tokens every text gets. Admission control counts work in these units."""
         limit = self._embedder.identity.max_tokens
-        return sum(min(estimate_tokens(self.embedded_part(request.text)), limit) + 2 for request in requests)
+        return sum(min(estimate_tokens(part), limit) + 2 for part in parts)
 
     def embedded_part(self, text: str) -> str:
         """The part of a task's text that is embedded (the route set's ``settings.embedding.part``)."""

@@ -89,9 +89,7 @@ class ModelEstimator:
     def index(self) -> object:
         """The FAISS inner-product index over :attr:`vectors`, built on first use."""
         if self._index is None:
-            index = faiss.IndexFlatIP(self.vectors.shape[1])
-            index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
-            self._index = index
+            self._index = _inner_product_index(self.vectors)
         return self._index
 
 
@@ -113,9 +111,7 @@ class RouteDifficulty:
     def index(self) -> object:
         """The FAISS inner-product index over :attr:`vectors`, built on first use."""
         if self._index is None:
-            index = faiss.IndexFlatIP(self.vectors.shape[1])
-            index.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
-            self._index = index
+            self._index = _inner_product_index(self.vectors)
         return self._index
 
     def linear(self, queries: npt.NDArray[np.float32]) -> FloatArray:
@@ -355,6 +351,13 @@ def _structure(features: Sequence[Mapping[str, float]]) -> FloatArray:
     """Structural features on a log scale (counts and token numbers span orders of magnitude)."""
     raw = np.array([[float(row.get(name, 0.0)) for name in STRUCTURAL_FEATURES] for row in features], dtype=np.float64)
     return np.log1p(np.maximum(raw.reshape(len(features), len(STRUCTURAL_FEATURES)), 0.0))
+
+
+def _inner_product_index(vectors: npt.NDArray[np.float32]) -> object:
+    """An exact FAISS inner-product index over ``vectors`` (unit rows: cosine similarity)."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def _sigmoid(values: FloatArray) -> FloatArray:

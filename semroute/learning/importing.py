@@ -39,9 +39,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import yaml
-from tqdm import tqdm
 
-from semroute.embedding import Embedder, Vectors
+from semroute.embedding import Embedder, embed_texts
 from semroute.errors import DatasetError
 from semroute.features import structural_features
 from semroute.learning.observations import Observation, quality_of_score
@@ -55,7 +54,6 @@ ID_COLUMNS = ("sample_id", "id")
 ROUTE_COLUMN = "route"
 COST_SUFFIXES = ("|total_cost", "|cost")  # the first one present is the model's cost
 MAX_TASK_ID_CHARS = 128  # the store's limit
-EMBED_BATCH = 64
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _JSON_LINES = (".jsonl", ".ndjson")
 _MAX_CELL_CHARS = 64 * 1024 * 1024  # csv's default limit (128 KiB) is below a long task's text
@@ -290,7 +288,7 @@ def observe(table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progres
     progress bar), the structural features of its whole text, propensity 1, source ``import:<file name>``."""
     source = f"import:{table.path.name}"
     observed = [task for task in table.tasks if task.results]
-    vectors = _embed(embedder, [part_to_embed(task.text, part) for task in observed], progress)
+    vectors = embed_texts(embedder, [part_to_embed(task.text, part) for task in observed], progress=progress)
     found: list[Observation] = []
     for task, vector in zip(observed, vectors, strict=True):
         features = structural_features(task.text)
@@ -315,18 +313,6 @@ def observe(table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progres
     }
     texts = {task.task_id: task.text for task in observed}
     return ImportResult(source, tuple(found), texts, len(table.tasks), table.models, table.skipped, means)
-
-
-def _embed(embedder: Embedder, texts: Sequence[str], progress: bool) -> Vectors:
-    parts: list[Vectors] = []
-    with tqdm(total=len(texts), desc="embedding", unit="task", disable=not progress) as bar:
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
-            parts.append(embedder.embed(batch, batch_size=EMBED_BATCH))
-            bar.update(len(batch))
-    if not parts:
-        return np.zeros((0, embedder.identity.dim), dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32)
 
 
 def _read_records(path: Path) -> tuple[list[_Record], list[str]]:

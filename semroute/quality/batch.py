@@ -7,13 +7,11 @@ trade-off curve never embed or score again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from tqdm import tqdm
 
-from semroute.embedding import Embedder, Vectors
+from semroute.embedding import Vectors, embed_texts
 from semroute.quality.datasets import LabelledSet
 from semroute.quality.sweep import SignalTable, Sweep
 from semroute.router import Router
@@ -34,21 +32,6 @@ class RoutedSet:
     def sweep(self, router: Router, own_thresholds: dict[str, float] | None = None) -> Sweep:
         """A sweep over these requests with the router's policy."""
         return Sweep(self.table, router.artifact.policy, self.requests, own_thresholds)
-
-
-def embed_texts(
-    embedder: Embedder, texts: Sequence[str], *, batch_size: int = DEFAULT_BATCH, progress: bool = True
-) -> Vectors:
-    """Embed texts in batches with a progress bar."""
-    parts = []
-    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            parts.append(embedder.embed(batch, batch_size=batch_size))
-            bar.update(len(batch))
-    if not parts:
-        return np.zeros((0, embedder.identity.dim), dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32)
 
 
 def route_labelled(

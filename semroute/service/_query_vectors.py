@@ -56,7 +56,7 @@ class QueryVectors:
                 yield cached
             return
         ended = _ended(context)
-        work = router.embedding_work([task])
+        work = router.embedding_work([part])
         embedder, long = router.embedder, self._admission.lane_of(work) == "long"
 
         def embed_rows(parts: list[str]) -> list[Vectors]:
@@ -96,7 +96,7 @@ class QueryVectors:
                 yield np.vstack([vector for vector in found if vector is not None])
             return
         ended = _ended(context)
-        work = router.embedding_work([tasks[position] for position in missing])
+        work = router.embedding_work([parts[position] for position in missing])
         with self._admission.admitted(work, deadline, context.is_active, ended) as queued_seconds:
             annotate(work_tokens=work, queued_ms=round(queued_seconds * 1000, 2), cache_hits=len(tasks) - len(missing))
             texts = [parts[position] for position in missing]

@@ -118,7 +118,7 @@ def test_calls_waiting_together_share_a_pass_by_length_and_each_gets_its_lone_an
     short_passes = [batch for batch in passes if set(batch) <= set(SHORT)]
     assert sorted(len(batch) for batch in short_passes) == [2, 8]  # ten short texts, eight a pass at most
     assert sorted(MEDIUM) in [sorted(batch) for batch in passes]
-    works = {text: default_router.embedding_work([RouteRequest(text)]) for text in texts}
+    works = {text: default_router.embedding_work([default_router.embedded_part(text)]) for text in texts}
     assert all(len({length_group(works[text]) for text in batch}) == 1 for batch in passes)
     assert all(len(batch) == 1 for batch in passes if set(batch) & set(longs))  # long texts gain nothing together
     for text in texts:
