@@ -5,35 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import grpc
 from grpc import aio
 
-from semroute.client import _core  # the options TypedDicts, as _core.RouteOptions...
-from semroute.client._core import Attempts, Call, ClientCore
-from semroute.types import (
-    Attempt,
-    IndexInfo,
-    ReloadResult,
-    RemoteDecision,
-    RouteInfo,
-    RouteRequest,
-    ServingStatus,
-    StoreStats,
-)
+from semroute import types as api
+from semroute.client import _core
 from semroute.wire import SERVICE_NAME
 
 if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
-    from semroute.execution import Completion, CompletionOptions
-    from semroute.execution.reporting import PendingReport
-    from semroute.execution.request import Task
-    from semroute.execution.streaming import AsyncCompletionStream
-
-_Result = TypeVar("_Result")
+    from semroute import execution
+    from semroute.execution import reporting, request, streaming
 
 
-class AsyncRouterClient(ClientCore):
+class AsyncRouterClient(_core.ClientCore):
     """An asyncio client of the routing service: the calls of :class:`~semroute.client.RouterClient`, awaitable.
 
     Create and use it inside one running event loop::
@@ -42,34 +28,39 @@ class AsyncRouterClient(ClientCore):
             decision = await client.route("write unit tests for the parser")
     """
 
-    async def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> RemoteDecision:
+    async def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> api.RemoteDecision:
         """See :meth:`RouterClient.route`."""
         return await self._send(self._route_call(text, options))
 
     async def route_batch(
-        self, tasks: Sequence[str | RouteRequest], **options: Unpack[_core.BatchOptions]
-    ) -> list[RemoteDecision]:
+        self, tasks: Sequence[str | api.RouteRequest], **options: Unpack[_core.BatchOptions]
+    ) -> list[api.RemoteDecision]:
         """See :meth:`RouterClient.route_batch`."""
         return await self._send(self._batch_call(tasks, options))
 
-    async def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[RouteInfo]:
+    async def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[api.RouteInfo]:
         """See :meth:`RouterClient.list_routes`."""
         return await self._send(self._list_routes_call(options))
 
-    async def index_info(self, **options: Unpack[_core.CallOptions]) -> IndexInfo:
+    async def index_info(self, **options: Unpack[_core.CallOptions]) -> api.IndexInfo:
         """See :meth:`RouterClient.index_info`."""
         return await self._send(self._index_info_call(options))
 
-    async def reload_index(self, **options: Unpack[_core.CallOptions]) -> ReloadResult:
+    async def reload_index(self, **options: Unpack[_core.CallOptions]) -> api.ReloadResult:
         """See :meth:`RouterClient.reload_index`."""
         return await self._send(self._reload_call(options))
 
-    async def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> ServingStatus:
+    async def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> api.ServingStatus:
         """See :meth:`RouterClient.health`."""
         return await self._send(self._health_call(service, options))
 
     async def report_outcome(
-        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[_core.OutcomeOptions]
+        self,
+        decision_id: str,
+        attempts: Sequence[api.Attempt],
+        *,
+        accepted: bool,
+        **options: Unpack[_core.OutcomeOptions],
     ) -> None:
         """See :meth:`RouterClient.report_outcome`."""
         await self._send(self._report_outcome_call(decision_id, attempts, accepted, options))
@@ -78,35 +69,35 @@ class AsyncRouterClient(ClientCore):
         """See :meth:`RouterClient.report_quality`."""
         await self._send(self._report_quality_call(decision_id, score, options))
 
-    async def stats(self, **options: Unpack[_core.CallOptions]) -> StoreStats:
+    async def stats(self, **options: Unpack[_core.CallOptions]) -> api.StoreStats:
         """See :meth:`RouterClient.stats`."""
         return await self._send(self._stats_call(options))
 
     @overload
     async def complete(
-        self, task: Task, *, stream: Literal[False] = False, **options: Unpack[CompletionOptions]
-    ) -> Completion: ...
+        self, task: request.Task, *, stream: Literal[False] = False, **options: Unpack[execution.CompletionOptions]
+    ) -> execution.Completion: ...
 
     @overload
     async def complete(
-        self, task: Task, *, stream: Literal[True], **options: Unpack[CompletionOptions]
-    ) -> AsyncCompletionStream: ...
+        self, task: request.Task, *, stream: Literal[True], **options: Unpack[execution.CompletionOptions]
+    ) -> streaming.AsyncCompletionStream: ...
 
     async def complete(
-        self, task: Task, *, stream: bool = False, **options: Unpack[CompletionOptions]
-    ) -> Completion | AsyncCompletionStream:
+        self, task: request.Task, *, stream: bool = False, **options: Unpack[execution.CompletionOptions]
+    ) -> execution.Completion | streaming.AsyncCompletionStream:
         """See :meth:`RouterClient.complete`; models are called with ``litellm.acompletion`` (a stream is read with
         ``async for``)."""
-        from semroute.execution import complete as execution
+        from semroute.execution import complete as completing
         from semroute.execution.reporting import TaskReporter
 
         if self._reporter is None:
             self._reporter = TaskReporter(self._report_pending)
         if stream:
-            return await execution.stream_async(self.route, task, options, self._reporter.submit)
-        return await execution.complete_async(self.route, task, options, self._reporter.submit)
+            return await completing.stream_async(self.route, task, options, self._reporter.submit)
+        return await completing.complete_async(self.route, task, options, self._reporter.submit)
 
-    async def _report_pending(self, report: PendingReport) -> None:
+    async def _report_pending(self, report: reporting.PendingReport) -> None:
         await self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
 
     async def close(self) -> None:
@@ -130,9 +121,9 @@ class AsyncRouterClient(ClientCore):
             return aio.insecure_channel(self._address, options=options)
         return aio.secure_channel(self._address, self._credentials, options=options)
 
-    async def _send(self, call: Call[_Result]) -> _Result:
+    async def _send(self, call: _core.Call[_core.Result]) -> _core.Result:
         method = getattr(self._stub(call.stub), call.method)
-        attempts = Attempts(call)
+        attempts = _core.Attempts(call)
         while True:
             try:
                 return call.read(await method(call.request, timeout=attempts.timeout, metadata=call.metadata))

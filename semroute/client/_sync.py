@@ -5,34 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 import grpc
 
-from semroute.client import _core  # the options TypedDicts, as _core.RouteOptions...
-from semroute.client._core import Attempts, Call, ClientCore
-from semroute.types import (
-    Attempt,
-    IndexInfo,
-    ReloadResult,
-    RemoteDecision,
-    RouteInfo,
-    RouteRequest,
-    ServingStatus,
-    StoreStats,
-)
+from semroute import types as api
+from semroute.client import _core
 from semroute.wire import SERVICE_NAME
 
 if TYPE_CHECKING:  # the execution stage loads on the first complete(): importing the client costs nothing more
-    from semroute.execution import Completion, CompletionOptions
-    from semroute.execution.reporting import PendingReport
-    from semroute.execution.request import Task
-    from semroute.execution.streaming import CompletionStream
-
-_Result = TypeVar("_Result")
+    from semroute import execution
+    from semroute.execution import reporting, request, streaming
 
 
-class RouterClient(ClientCore):
+class RouterClient(_core.ClientCore):
     """A blocking client of the routing service.
 
     Example::
@@ -42,7 +28,7 @@ class RouterClient(ClientCore):
             print(decision.route, decision.model.litellm, decision.config.temperature)
     """
 
-    def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> RemoteDecision:
+    def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> api.RemoteDecision:
         """Ask which model should handle ``text``; ``options`` are those of :class:`RouteOptions`.
 
         Raises:
@@ -51,8 +37,8 @@ class RouterClient(ClientCore):
         return self._send(self._route_call(text, options))
 
     def route_batch(
-        self, tasks: Sequence[str | RouteRequest], **options: Unpack[_core.BatchOptions]
-    ) -> list[RemoteDecision]:
+        self, tasks: Sequence[str | api.RouteRequest], **options: Unpack[_core.BatchOptions]
+    ) -> list[api.RemoteDecision]:
         """Decide up to 256 tasks in one call; each decision equals what :meth:`route` gives for that task.
 
         Raises:
@@ -60,15 +46,15 @@ class RouterClient(ClientCore):
         """
         return self._send(self._batch_call(tasks, options))
 
-    def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[RouteInfo]:
+    def list_routes(self, **options: Unpack[_core.CallOptions]) -> list[api.RouteInfo]:
         """The routes of the index in service, with their models and descriptions."""
         return self._send(self._list_routes_call(options))
 
-    def index_info(self, **options: Unpack[_core.CallOptions]) -> IndexInfo:
+    def index_info(self, **options: Unpack[_core.CallOptions]) -> api.IndexInfo:
         """The index in service: fingerprint, counts, model, build and load times, last reload error."""
         return self._send(self._index_info_call(options))
 
-    def reload_index(self, **options: Unpack[_core.CallOptions]) -> ReloadResult:
+    def reload_index(self, **options: Unpack[_core.CallOptions]) -> api.ReloadResult:
         """Have the server load its artifact on disk now.
 
         Raises:
@@ -76,12 +62,17 @@ class RouterClient(ClientCore):
         """
         return self._send(self._reload_call(options))
 
-    def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> ServingStatus:
+    def health(self, service: str = SERVICE_NAME, **options: Unpack[_core.CallOptions]) -> api.ServingStatus:
         """The server's health for ``service`` (``""``: the whole server)."""
         return self._send(self._health_call(service, options))
 
     def report_outcome(
-        self, decision_id: str, attempts: Sequence[Attempt], *, accepted: bool, **options: Unpack[_core.OutcomeOptions]
+        self,
+        decision_id: str,
+        attempts: Sequence[api.Attempt],
+        *,
+        accepted: bool,
+        **options: Unpack[_core.OutcomeOptions],
     ) -> None:
         """Record how executing a decision went; returns once the server has committed it to its outcome store.
         Reporting the same decision again replaces the earlier report.
@@ -100,23 +91,23 @@ class RouterClient(ClientCore):
         """
         self._send(self._report_quality_call(decision_id, score, options))
 
-    def stats(self, **options: Unpack[_core.CallOptions]) -> StoreStats:
+    def stats(self, **options: Unpack[_core.CallOptions]) -> api.StoreStats:
         """The server's outcome store counters: decisions recorded and dropped, store errors, outcomes recorded."""
         return self._send(self._stats_call(options))
 
     @overload
     def complete(
-        self, task: Task, *, stream: Literal[False] = False, **options: Unpack[CompletionOptions]
-    ) -> Completion: ...
+        self, task: request.Task, *, stream: Literal[False] = False, **options: Unpack[execution.CompletionOptions]
+    ) -> execution.Completion: ...
 
     @overload
     def complete(
-        self, task: Task, *, stream: Literal[True], **options: Unpack[CompletionOptions]
-    ) -> CompletionStream: ...
+        self, task: request.Task, *, stream: Literal[True], **options: Unpack[execution.CompletionOptions]
+    ) -> streaming.CompletionStream: ...
 
     def complete(
-        self, task: Task, *, stream: bool = False, **options: Unpack[CompletionOptions]
-    ) -> Completion | CompletionStream:
+        self, task: request.Task, *, stream: bool = False, **options: Unpack[execution.CompletionOptions]
+    ) -> execution.Completion | streaming.CompletionStream:
         """Route ``task`` (a text, or chat messages: routed on the last user message) and have the decision's models
         answer it through litellm (needs ``pip install 'semroute[llm]'``).
 
@@ -138,16 +129,16 @@ class RouterClient(ClientCore):
             ServiceError: the routing call failed.
             MissingExtraError: the ``llm`` extra is not installed.
         """
-        from semroute.execution import complete as execution
+        from semroute.execution import complete as completing
         from semroute.execution.reporting import ThreadReporter
 
         with self._reporter_lock:
             if self._reporter is None:
                 self._reporter = ThreadReporter(self._report_pending)
-        run = execution.stream if stream else execution.complete
+        run = completing.stream if stream else completing.complete
         return run(self.route, task, options, self._reporter.submit)
 
-    def _report_pending(self, report: PendingReport) -> None:
+    def _report_pending(self, report: reporting.PendingReport) -> None:
         self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
 
     def close(self) -> None:
@@ -171,9 +162,9 @@ class RouterClient(ClientCore):
             return grpc.insecure_channel(self._address, options=options)
         return grpc.secure_channel(self._address, self._credentials, options=options)
 
-    def _send(self, call: Call[_Result]) -> _Result:
+    def _send(self, call: _core.Call[_core.Result]) -> _core.Result:
         method = getattr(self._stub(call.stub), call.method)
-        attempts = Attempts(call)
+        attempts = _core.Attempts(call)
         while True:
             try:
                 return call.read(method(call.request, timeout=attempts.timeout, metadata=call.metadata))
