@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from semroute.types import (
@@ -126,6 +125,8 @@ def validator_to_proto(validator: ValidatorSpec) -> pb.Validator:
 
 def validator_from_proto(message: pb.Validator) -> ValidatorSpec:
     """Inverse of :func:`validator_to_proto` (whole numbers come back as ints: a Struct holds only doubles)."""
+    from google.protobuf.json_format import MessageToDict  # here: a third of the client's import time, rarely needed
+
     return ValidatorSpec(message.kind, _plain(MessageToDict(message.params)))
 
 
