@@ -27,8 +27,9 @@ p.window{color:#475569;margin:0 0 18px}
 .card{border:1px solid #e2e8f0;border-radius:8px;padding:10px 14px;min-width:150px}
 .card .label{color:#64748b;font-size:12px}.card .value{font-size:20px;font-weight:600}
 .card .delta{color:#64748b;font-size:12px}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin-bottom:4px}
-th,td{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:right;white-space:nowrap}
+.wide{overflow-x:auto}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin-bottom:4px;font-size:13px}
+th,td{padding:4px 8px;border-bottom:1px solid #e2e8f0;text-align:right;white-space:nowrap}
 th{background:#f8fafc;font-weight:600}th:first-child,td:first-child{text-align:left}
 tr.total td{font-weight:600;border-top:2px solid #94a3b8}
 figure{margin:8px 0 20px}figure svg{max-width:100%;height:auto}
@@ -105,7 +106,8 @@ def _table(table_id: str, first: str, columns: Columns, rows: Sequence[Row]) -> 
         + "</tr>"
         for row in rows
     ]
-    return f'<table id="{table_id}"><thead><tr>{header}</tr></thead><tbody>{"".join(lines)}</tbody></table>'
+    table = f'<table id="{table_id}"><thead><tr>{header}</tr></thead><tbody>{"".join(lines)}</tbody></table>'
+    return f'<div class="wide">{table}</div>'  # a narrow window scrolls the table, not the page
 
 
 def _validation_table(report: Report) -> str:
