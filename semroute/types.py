@@ -191,6 +191,9 @@ class Attempt:
         validator: The kind of the validator that refused the output (INVALID only).
         message: The validator's message, or the provider error's text.
         error_class: The provider error's class, e.g. ``RateLimitError`` (PROVIDER_ERROR only).
+        passed_validators: The kinds of the validators the output passed, in order (ACCEPTED only); empty when no
+            validator checked it, and then the acceptance says only that the model answered: the learner counts it
+            as a success only with a quality score.
     """
 
     model: str
@@ -202,6 +205,7 @@ class Attempt:
     validator: str = ""
     message: str = ""
     error_class: str = ""
+    passed_validators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,7 @@ def attempt_to_proto(attempt: Attempt) -> pb.Attempt:
         validator=attempt.validator,
         message=attempt.message,
         error_class=attempt.error_class,
+        passed_validators=attempt.passed_validators,
     )
 
 
@@ -340,6 +341,7 @@ def attempt_from_proto(message: pb.Attempt) -> Attempt:
         validator=message.validator,
         message=message.message,
         error_class=message.error_class,
+        passed_validators=tuple(message.passed_validators),
     )
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from semroute.errors import StoreError, StoreVersionError
 from semroute.store import SCHEMA_VERSION, OutcomeDatabase, engine_url
+from semroute.store._records import passed_validators_of
 from semroute.store._schema import attempts, decisions, outcomes, stored_version
 from semroute.types import Attempt, AttemptOutcome
 
@@ -149,4 +150,5 @@ def _attempt(row: Any) -> Attempt:
         validator=row["validator"],
         message=row["message"],
         error_class=row["error_class"],
+        passed_validators=passed_validators_of(row["passed_validators"]),
     )

@@ -1,9 +1,12 @@
 """Observations in the store: the rows of the ``observations`` table, and served attempts read as observations.
 
 Imported tables and evaluations are kept as observations (:func:`observation_row`). Served traffic is not copied:
-each reported attempt that says something about quality (accepted or invalid; a provider error says nothing) is read
-back as an observation of the decision's task (:func:`served_observation`), so retention and a report replaced by a
-later one apply to it as they do to the decisions themselves.
+each reported attempt that says something about quality is read back as an observation of the decision's task
+(:func:`served_observation`), so retention and a report replaced by a later one apply to it as they do to the
+decisions themselves. What says something: an output a validator refused; an accepted output that passed at least
+one validator or was given a quality score. An output accepted with nothing checking it only says that the model
+answered (on a route without validators every answer is accepted), and a provider error says nothing about quality:
+counted, they would teach the learner that the model it already picks always succeeds.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ from semroute.store._schema import attempts, decisions, observations, outcomes
 from semroute.types import AttemptOutcome
 
 SERVED_SOURCE = "served"
-# Attempts whose outcome says how good the output was; a provider error says nothing about it.
-SERVED_OUTCOMES = (AttemptOutcome.ACCEPTED.value, AttemptOutcome.INVALID.value)
 _KEY_COLUMNS = ("source", "task_id", "model", "route")
 
 
@@ -96,7 +97,8 @@ def observation_of_row(row: sa.RowMapping) -> Observation:
 def served_observation(row: sa.RowMapping) -> Observation:
     """A served attempt (a row of :func:`served_query`) as an observation of the decision's task.
 
-    Quality: 0 for an invalid output; for the accepted one 1, or the reported 1-5 score as a quality.
+    Quality: 0 for an invalid output; for the accepted one the reported 1-5 score as a quality, else 1 (it passed a
+    validator: :func:`judged_attempt` leaves out the unchecked ones).
     """
     if row["outcome"] == AttemptOutcome.ACCEPTED.value:
         score = row["quality_score"]
@@ -146,8 +148,19 @@ def served_query() -> sa.Select[Any]:
                 attempts, attempts.c.decision_id == decisions.c.decision_id
             )
         )
-        .where(attempts.c.outcome.in_(SERVED_OUTCOMES))
+        .where(judged_attempt())
         .order_by(decisions.c.decided_at, decisions.c.decision_id, attempts.c.position)
+    )
+
+
+def judged_attempt() -> sa.ColumnElement[bool]:
+    """The attempts whose outcome says how good the output was (see the module's docstring). An attempt reported
+    before schema version 3 has NULL ``passed_validators`` and counts as unchecked."""
+    accepted = attempts.c.outcome == AttemptOutcome.ACCEPTED.value
+    checked = sa.and_(attempts.c.passed_validators.is_not(None), attempts.c.passed_validators != "")
+    return sa.or_(
+        attempts.c.outcome == AttemptOutcome.INVALID.value,
+        sa.and_(accepted, sa.or_(checked, outcomes.c.quality_score.is_not(None))),
     )
 
 

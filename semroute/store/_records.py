@@ -29,6 +29,7 @@ MAX_LABEL_VALUE_CHARS = 256
 MAX_STORED_MESSAGE_CHARS = 4096  # an attempt's message is cut to this: provider errors can be long
 QUALITY_SCORES = range(1, 6)
 _LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_VALIDATOR_KIND = _LABEL_KEY  # stored comma-separated: no comma can be in one
 
 
 def utc_now() -> datetime:
@@ -105,9 +106,15 @@ def attempt_rows(report: OutcomeReport) -> list[dict[str, Any]]:
             "validator": attempt.validator,
             "message": attempt.message[:MAX_STORED_MESSAGE_CHARS],
             "error_class": attempt.error_class,
+            "passed_validators": ",".join(attempt.passed_validators),
         }
         for position, attempt in enumerate(report.attempts)
     ]
+
+
+def passed_validators_of(stored: str | None) -> tuple[str, ...]:
+    """An attempt's ``passed_validators`` as :func:`attempt_rows` stored them (NULL, from before version 3: none)."""
+    return tuple(stored.split(",")) if stored else ()
 
 
 def validate_outcome_report(report: OutcomeReport) -> None:
@@ -127,6 +134,15 @@ def validate_outcome_report(report: OutcomeReport) -> None:
             value = getattr(attempt, name)
             if not value >= 0:  # also refuses NaN
                 raise RequestError(f"{where}.{name}", f"must not be negative, got {value}")
+        if len(attempt.passed_validators) > MAX_ATTEMPTS:
+            raise RequestError(
+                f"{where}.passed_validators", f"has {len(attempt.passed_validators)} entries, over {MAX_ATTEMPTS}"
+            )
+        for kind in attempt.passed_validators:
+            if not _VALIDATOR_KIND.fullmatch(kind):
+                raise RequestError(
+                    f"{where}.passed_validators", f"{kind!r} must be 1-64 characters of letters, digits, '_', '.', '-'"
+                )
     if report.quality_score is not None:
         _validate_score("quality_score", report.quality_score)
     _validate_labels(report.labels)

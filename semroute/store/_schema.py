@@ -77,6 +77,9 @@ attempts = sa.Table(
     sa.Column("validator", sa.String(64), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("error_class", sa.String(128), nullable=False),
+    # the kinds of the validators an accepted output passed, comma-separated; "" when none checked it; NULL: reported
+    # before schema version 3, unknown (the learner treats it as unchecked)
+    sa.Column("passed_validators", sa.Text(), nullable=True),
 )
 
 # How one model did on one task, from an imported benchmark table or an evaluation (served traffic is derived from
@@ -123,6 +126,12 @@ def _add_observations(connection: sa.Connection) -> None:
     metadata.create_all(connection, tables=[observations])
 
 
+def _add_passed_validators(connection: sa.Connection) -> None:
+    """Migration 3: attempts record the validators an accepted output passed."""
+    spec = sa.schema.CreateColumn(attempts.c.passed_validators).compile(dialect=connection.dialect)
+    connection.execute(sa.text(f"ALTER TABLE attempts ADD COLUMN {spec}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "decisions, outcomes and attempts", _schema_v1.create_tables),
     Migration(
@@ -130,6 +139,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "observations; decisions: choice_probability (was exploration_probability), choice_policy, features",
         _add_observations,
     ),
+    Migration(3, "attempts: passed_validators", _add_passed_validators),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # Serialises migrations of replicas starting at once against the same PostgreSQL (any constant; "semr" in ASCII).

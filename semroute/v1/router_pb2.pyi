@@ -889,6 +889,7 @@ class Attempt(_message.Message):
     VALIDATOR_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     ERROR_CLASS_FIELD_NUMBER: _builtins.int
+    PASSED_VALIDATORS_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog name of the model called, e.g. "gpt-5-mini". Required."""
     outcome: Global___AttemptOutcome.ValueType
@@ -907,6 +908,13 @@ class Attempt(_message.Message):
     """The validator's message, or the provider error's text; the store keeps the first 4,096 characters."""
     error_class: _builtins.str
     """The provider error's class, e.g. "RateLimitError" (PROVIDER_ERROR only)."""
+    @_builtins.property
+    def passed_validators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The kinds of the validators the output passed, in order (ACCEPTED only), e.g. ["json", "max_chars"]. Empty when
+        no validator checked it: such an acceptance says only that the model answered, and the learner does not count
+        it as a success unless a quality score is reported. At most 32, each at most 64 characters.
+        """
+
     def __init__(
         self,
         *,
@@ -919,10 +927,11 @@ class Attempt(_message.Message):
         validator: _builtins.str = ...,
         message: _builtins.str = ...,
         error_class: _builtins.str = ...,
+        passed_validators: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_usd", b"cost_usd", "error_class", b"error_class", "input_tokens", b"input_tokens", "latency_ms", b"latency_ms", "message", b"message", "model", b"model", "outcome", b"outcome", "output_tokens", b"output_tokens", "validator", b"validator"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_usd", b"cost_usd", "error_class", b"error_class", "input_tokens", b"input_tokens", "latency_ms", b"latency_ms", "message", b"message", "model", b"model", "outcome", b"outcome", "output_tokens", b"output_tokens", "passed_validators", b"passed_validators", "validator", b"validator"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

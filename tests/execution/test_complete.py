@@ -52,6 +52,7 @@ def test_the_decisions_model_answers_with_the_routes_config(
     assert outcomes(completion) == [(PRIMARY, AttemptOutcome.ACCEPTED)]
     attempt = completion.attempts[0]
     assert (attempt.input_tokens, attempt.output_tokens) == (1200, 300)
+    assert attempt.passed_validators == ()  # a route without validators: nothing checked the output
     expected = (1200 * decision.model.input_cost_per_mtok + 300 * decision.model.output_cost_per_mtok) / 1e6
     assert attempt.cost_usd == pytest.approx(expected) and completion.cost_usd == pytest.approx(expected)
 
@@ -228,6 +229,8 @@ def test_an_invalid_output_escalates_along_the_cascade_with_the_same_task(
     expected = sum(cost_usd(CASCADE_MODELS[name], 40, out) for name, out in [("small", 10), ("mid", 12), ("big", 20)])
     assert completion.cost_usd == pytest.approx(expected)
     assert completion.model == CASCADE_MODELS["big"]
+    # the accepted output names what checked it: the learner counts only checked or scored acceptances as successes
+    assert [attempt.passed_validators for attempt in completion.attempts] == [(), (), ("json",)]
 
 
 def test_a_provider_failure_in_a_cascade_takes_a_fallback_and_escalation_goes_on_from_there(

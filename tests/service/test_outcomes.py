@@ -68,6 +68,14 @@ def test_batch_decisions_are_recorded(client: RouterClient, session_server: Runn
         (lambda c, d: c.report_outcome("", ATTEMPTS, accepted=True), "decision_id: must not be empty"),
         (lambda c, d: c.report_outcome(d, [Attempt("", AttemptOutcome.ACCEPTED, 1.0)], accepted=True), "attempts[0]"),
         (lambda c, d: c.report_quality(d, 3, labels={"bad key": "x"}), "labels: key 'bad key'"),
+        (
+            lambda c, d: c.report_outcome(
+                d,
+                [Attempt("gpt-5-mini", AttemptOutcome.ACCEPTED, 1.0, passed_validators=("json,regex",))],
+                accepted=True,
+            ),
+            "attempts[0].passed_validators: 'json,regex' must be",
+        ),
     ],
 )
 def test_an_invalid_report_names_its_field(

@@ -25,7 +25,7 @@ from tests.store.conftest import DIMENSION, pending_decision
 SERVED_ATTEMPTS = (
     Attempt("gpt-5-mini", AttemptOutcome.INVALID, 812.5, 120, 40, 0.0001, "json", "not JSON: line 1"),
     Attempt("claude-sonnet-4-6", AttemptOutcome.PROVIDER_ERROR, 95.0, message="429", error_class="RateLimitError"),
-    Attempt("gpt-5.2", AttemptOutcome.ACCEPTED, 1500.0, 120, 300, 0.0042),
+    Attempt("gpt-5.2", AttemptOutcome.ACCEPTED, 1500.0, 120, 300, 0.0042, passed_validators=("json",)),
 )
 
 
@@ -191,7 +191,7 @@ def test_served_propensity_is_the_decisions_choice_probability(database: Outcome
     learned = replace(explored.decision, choice_policy="learned", choice_probability=0.25)
     explored = replace(explored, decision=learned)
     unknown = pending_decision("recorded before choice policies")
-    accepted = (Attempt("gpt-5-mini", AttemptOutcome.ACCEPTED, 300.0, 10, 10, 0.00001),)
+    accepted = (Attempt("gpt-5-mini", AttemptOutcome.ACCEPTED, 300.0, 10, 10, 0.00001, passed_validators=("regex",)),)
     for pending in (explored, unknown):
         record_served(database, pending, OutcomeReport(pending.decision.decision_id, accepted, True))
     with database.engine.begin() as connection:  # as a decision recorded before version 2 has it
