@@ -280,12 +280,20 @@ class Admission:
                     f"server busy: {self._calls} calls ({self._work:,} tokens of embedding) already admitted; "
                     "retry with backoff or send smaller batches"
                 )
-            wait = self._expected_seconds(ticket.lane, work)
-            if deadline is not None and wait is not None and time.monotonic() + SHED_MARGIN * wait > deadline:
-                raise OverloadedError(
-                    f"server busy: this call would finish in about {wait:.1f} s, after its deadline; "
-                    "retry with backoff or a longer deadline"
-                )
+            expected = self._expected_seconds(ticket.lane, work)
+            if deadline is not None and expected is not None:
+                ahead, own = expected
+                left = deadline - time.monotonic()
+                if SHED_MARGIN * own > left:  # even alone it would miss its deadline: waiting or retrying cannot help
+                    raise DeadlineExpiredError(
+                        f"the call's deadline ({max(left, 0.0) * 1000:.0f} ms left) is shorter than this call's own "
+                        f"work (about {own * 1000:.0f} ms): give it a longer deadline"
+                    )
+                if SHED_MARGIN * (ahead + own) > left:
+                    raise OverloadedError(
+                        f"server busy: this call would finish in about {ahead + own:.1f} s, after its deadline; "
+                        "retry with backoff or a longer deadline"
+                    )
             self._calls += 1
             self._work += work
             self._lanes[ticket.lane].queue.append(ticket)
@@ -350,8 +358,8 @@ class Admission:
                     member.wake.set()
             self._start_waiting_calls()
 
-    def _expected_seconds(self, lane_name: str, work: int) -> float | None:
-        """When a new call of ``work`` tokens would finish: the lane's work ahead of it shared among its slots, then
+    def _expected_seconds(self, lane_name: str, work: int) -> tuple[float, float] | None:
+        """How long a new call of ``work`` tokens would take: the lane's work ahead of it shared among its slots, and
         its own; None until the lane has run a call to measure."""
         lane = self._lanes[lane_name]
         rate = lane.seconds_per_token
@@ -359,7 +367,7 @@ class Admission:
             return None
         ahead = sum(ticket.work for ticket in lane.queue)
         busy = lane.running_work if lane.running >= lane.slots else 0
-        return rate * (ahead + busy) / lane.slots + rate * work
+        return rate * (ahead + busy) / lane.slots, rate * work
 
     def _release(self, ticket: _Ticket) -> None:
         with self._condition:

@@ -8,9 +8,11 @@ Errors use the standard gRPC status codes:
   NOT_FOUND            ReportOutcome or ReportQuality named a decision_id the outcome store has no record of.
   UNAVAILABLE          the server is starting, has no index yet, or is shutting down (safe to retry); for
                        ReportOutcome and ReportQuality, the outcome store could not commit the record.
-  RESOURCE_EXHAUSTED   too many concurrent calls, the outcome store's write queue is full, or a message over the
-                       4 MiB transport limit.
-  DEADLINE_EXCEEDED    the call's deadline had already passed before the server started embedding.
+  RESOURCE_EXHAUSTED   too many concurrent calls or too much embedding work admitted (the call would finish after
+                       its deadline behind the work queued ahead of it), the outcome store's write queue is full,
+                       or a message over the 4 MiB transport limit. Retry with backoff.
+  DEADLINE_EXCEEDED    the call's deadline passed before the server started embedding or while the call waited its
+                       turn, or is shorter than the call's own embedding work (refused at once; not retried).
   FAILED_PRECONDITION  the index artifact is unusable (corrupt, or built with another embedding model), or an
                        outcome was reported to a server running without an outcome store (serve --no-store).
   INTERNAL             a bug; the message is fixed and the details are in the server's log.

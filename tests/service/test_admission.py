@@ -146,3 +146,18 @@ def test_a_call_whose_turn_would_come_after_its_deadline_is_refused_at_once() ->
         assert admission.admitted_calls == 2  # refused without taking a place
     queued.join()
     assert started == ["queued"]
+
+
+def test_a_deadline_shorter_than_the_calls_own_work_is_a_deadline_not_a_busy_server() -> None:
+    """On an idle server a call of 0.2 s of work with a deadline 0.05 s away used to get RESOURCE_EXHAUSTED "server
+    busy ... retry with backoff": no retry can help it, and nothing was busy."""
+    admission = Admission(AdmissionLimits(slots=2, max_calls=10, max_work=10_000, short_work=1_000))
+    with held(admission, 10):
+        time.sleep(0.2)  # the lane learns: about 0.02 s per token
+
+    with pytest.raises(DeadlineExpiredError, match="shorter than this call's own work") as refused:
+        with admission.admitted(10, time.monotonic() + 0.05, active, NEVER_ENDS):
+            pytest.fail("must not be admitted")
+    assert "busy" not in str(refused.value) and admission.admitted_calls == 0
+    with admission.admitted(10, time.monotonic() + 5.0, active, NEVER_ENDS):  # a deadline it can meet
+        assert admission.admitted_calls == 1
