@@ -67,22 +67,32 @@ class OutcomeDatabase:
 
     @staticmethod
     def write_outcome(connection: sa.Connection, report: OutcomeReport, now: datetime) -> None:
-        """Record an outcome, replacing an earlier report of the same decision.
+        """Record an outcome, replacing the attempts and acceptance of an earlier report of the same decision. A
+        quality score given before (by ReportQuality, which often lands first: ``complete()`` reports in the
+        background) is kept unless this report has one of its own, and labels are merged, this report's winning.
 
         Raises:
             UnknownDecisionError: no decision with this id is in the store.
         """
         _require_decision(connection, report.decision_id)
+        earlier = connection.execute(
+            sa.select(outcomes.c.quality_score, outcomes.c.labels, outcomes.c.scored_at).where(
+                outcomes.c.decision_id == report.decision_id
+            )
+        ).first()
+        score, scored_at = report.quality_score, now if report.quality_score is not None else None
+        if score is None and earlier is not None:
+            score, scored_at = earlier.quality_score, earlier.scored_at
         for table in (attempts, outcomes):
             connection.execute(sa.delete(table).where(table.c.decision_id == report.decision_id))
         connection.execute(
             sa.insert(outcomes).values(
                 decision_id=report.decision_id,
                 accepted=report.accepted,
-                quality_score=report.quality_score,
-                labels=dict(report.labels),
+                quality_score=score,
+                labels={**(earlier.labels if earlier is not None else {}), **report.labels},
                 reported_at=now,
-                scored_at=now if report.quality_score is not None else None,
+                scored_at=scored_at,
             )
         )
         rows = attempt_rows(report)
@@ -101,7 +111,7 @@ class OutcomeDatabase:
             sa.select(outcomes.c.labels).where(outcomes.c.decision_id == report.decision_id)
         ).first()
         if found is None:
-            values = {"labels": dict(report.labels), "reported_at": now}
+            values = {"labels": dict(report.labels), "reported_at": now, "scored_at": now}
             connection.execute(
                 sa.insert(outcomes).values(decision_id=report.decision_id, quality_score=report.score, **values)
             )

@@ -121,6 +121,24 @@ def test_reporting_again_replaces_the_outcome(open_store: OpenStore) -> None:
     assert len(store.database.attempts(decision_id)) == 1
 
 
+def test_a_score_given_before_the_outcome_arrives_is_kept(open_store: OpenStore) -> None:
+    """complete() sends its outcome in the background, so a report_quality right after it usually lands first: the
+    late outcome used to wipe the score and the reviewer's labels (10 of 10 times, probing README's own example)."""
+    store = open_store()
+    pending = pending_decision()
+    store.record_decisions([pending])
+    decision_id = pending.decision.decision_id
+
+    store.report_quality(QualityReport(decision_id, 5, {"reviewer": "ana"})).result(timeout=10)
+    store.report_outcome(OutcomeReport(decision_id, ATTEMPTS, True, None, {"team": "qa"})).result(timeout=10)
+
+    outcome = store.database.outcome(decision_id)
+    assert outcome is not None and (outcome["quality_score"], outcome["accepted"]) == (5, True)
+    assert outcome["labels"] == {"reviewer": "ana", "team": "qa"} and outcome["scored_at"] is not None
+    store.report_outcome(OutcomeReport(decision_id, ATTEMPTS, True, 3)).result(timeout=10)  # a score of its own wins
+    assert store.database.outcome(decision_id)["quality_score"] == 3  # type: ignore[index]
+
+
 def test_an_outcome_of_an_unknown_decision_is_refused_alone(open_store: OpenStore) -> None:
     store = open_store()
     pending = pending_decision()
