@@ -27,13 +27,29 @@ def default_store_url() -> str:
     return sqlite_url(default_store_path())
 
 
+_ACCEPTED = (
+    "SQLite (sqlite:///path/to/outcomes.db, sqlite:////absolute/path.db, or a file path) or PostgreSQL "
+    "(postgresql://user:password@host/database)"
+)
+
+
 def engine_url(url: str) -> str:
-    """The SQLAlchemy URL of a store URL: ``postgresql://`` goes through psycopg 3, a plain path is an SQLite file."""
+    """The SQLAlchemy URL of a store URL: ``postgresql://`` goes through psycopg 3, a plain path is an SQLite file.
+
+    Raises:
+        ConfigError: a URL of another database, or an SQLite URL that names no file (it would keep nothing).
+    """
     if "://" not in url:
         return sqlite_url(url)
     scheme, rest = url.split("://", 1)
-    if scheme in ("postgresql", "postgres"):
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         return f"postgresql+psycopg://{rest}"
+    if scheme != "sqlite":
+        raise ConfigError(f"outcome store URL {url!r}: semroute keeps outcomes in {_ACCEPTED}")
+    if not rest.startswith("/"):
+        raise ConfigError(f"outcome store URL {url!r}: an SQLite URL takes three slashes: sqlite:///{rest}")
+    if rest.strip("/") in ("", ":memory:"):
+        raise ConfigError(f"outcome store URL {url!r} names no file: an in-memory store would keep nothing")
     return url
 
 
@@ -64,3 +80,4 @@ class StoreSettings:
             raise ConfigError("the store's queue bounds must be at least 1")
         if not self.url.strip():
             raise ConfigError("the store URL must not be empty")
+        engine_url(self.url)  # refuses a mistyped URL before the server starts
