@@ -22,6 +22,7 @@ from semroute.extras import require_extra
 from semroute.types import RouteDecision, RouteRequest, ValidatorSpec
 
 if TYPE_CHECKING:
+    from semroute.client import ClientTls
     from semroute.route_files import RouteSet
 
 
@@ -181,6 +182,16 @@ def index(routes_dir: Path | None, out: Path | None, force: bool, learned: Path 
     default=None,
     help="Ask the semroute server at HOST:PORT instead of loading the index here (needs only the base install).",
 )
+@click.option("--tls", "use_tls", is_flag=True, help="With --target: TLS, trusting the system's CAs.")
+@click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), help="With --target: TLS, trusting this CA.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="With --target: client certificate.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="With --target: its private key.")
+@click.option("--tls-server-name", default=None, help="With --target: the name on the server's certificate.")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --target: send the token in this file as 'authorization: Bearer' (needs TLS).",
+)
 def route(
     text: str,
     meta: tuple[str, ...],
@@ -189,24 +200,55 @@ def route(
     as_json: bool,
     index_path: Path | None,
     target: str | None,
+    use_tls: bool,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_server_name: str | None,
+    token_file: Path | None,
 ) -> None:
     """Route TEXT (use - to read it from standard input) and show the decision and why."""
     if text == "-":
         text = sys.stdin.read()
     request = RouteRequest(text, _parse_meta(meta), input_tokens, top_k)
+    secured = use_tls or any(option is not None for option in (tls_ca, tls_cert, tls_key, tls_server_name, token_file))
     if target is not None:
         if index_path is not None:
             raise click.UsageError("--index and --target exclude each other: the server uses its own index")
-        decision = _route_remotely(target, request)
+        tls = _client_tls(use_tls, tls_ca, tls_cert, tls_key, tls_server_name)
+        decision = _route_remotely(target, request, tls, _read_token(token_file) if token_file else None)
+    elif secured:
+        raise click.UsageError("--tls, --tls-* and --token-file go with --target: a local index needs neither")
     else:
         decision = _route_locally(index_path or default_index_path(), request)
     click.echo(json.dumps(decision.to_json(), indent=2) if as_json else render_decision(decision))
 
 
-def _route_remotely(target: str, request: RouteRequest) -> RouteDecision:
+def _client_tls(
+    use_tls: bool, ca: str | None, cert: str | None, key: str | None, server_name: str | None
+) -> ClientTls | None:
+    if (cert is None) != (key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together (a client certificate and its key)")
+    if not use_tls and ca is None and cert is None and server_name is None:
+        return None
+    from semroute.client import ClientTls
+
+    return ClientTls(root_certificates=ca, certificate_chain=cert, private_key=key, server_name=server_name)
+
+
+def _read_token(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8").strip().splitlines()
+    if len(lines) != 1 or not lines[0].strip():
+        raise click.UsageError(f"token file {path} must hold the token alone, on one line")
+    return lines[0].strip()
+
+
+def _route_remotely(target: str, request: RouteRequest, tls: ClientTls | None, token: str | None) -> RouteDecision:
     from semroute.client import RouterClient  # only this path needs the gRPC client
 
-    with RouterClient(target) as client:
+    if token is not None and tls is None:
+        raise click.UsageError("--token-file needs TLS: add --tls (the system's CAs) or --tls-ca FILE")
+    with RouterClient(target, tls=tls, token=token) as client:
         return client.route(
             request.text,
             metadata=request.metadata,

@@ -114,3 +114,28 @@ def test_health_port_answers_plaintext_probes_beside_a_tls_server(
         assert plaintext.health() is ServingStatus.SERVING
         running.server.begin_shutdown()
         assert plaintext.health() is ServingStatus.NOT_SERVING
+
+
+def test_the_cli_routes_through_tls_with_a_token(
+    start_server: Any, certificates: tuple[TlsFiles, ClientTls], tmp_path: Path
+) -> None:
+    """`semroute route --target` had no TLS or token options: it could not reach any secured server."""
+    from click.testing import CliRunner
+
+    from semroute.cli import main
+
+    running: RunningServer = start_server(tls=certificates[0], token=TOKEN)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    tls = ["--tls-ca", str(certificates[1].root_certificates), "--tls-server-name", "semroute.test"]
+    command = ["route", "--json", "--target", running.target, *tls]
+
+    routed = CliRunner().invoke(main, [*command, "--token-file", str(token_file), "write unit tests for the parser"])
+    assert routed.exit_code == 0, routed.output
+    assert '"route": "test_generation"' in routed.output
+
+    anonymous = CliRunner().invoke(main, [*command, "write unit tests for the parser"])
+    assert anonymous.exit_code != 0 and "UNAUTHENTICATED" in anonymous.output
+    plaintext = CliRunner().invoke(main, ["route", "--target", running.target, "--token-file", str(token_file), "x"])
+    assert plaintext.exit_code == 2 and "--token-file needs TLS" in plaintext.output
