@@ -10,11 +10,12 @@ strictly (:func:`parse_scores`): anything but a JSON object scoring every label 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,11 @@ Scorer = Callable[[BlindTask], Mapping[str, int]]  # a 1-5 score per label; rais
 
 class UnscoredError(ValueError):
     """A task's outputs could not be scored (a malformed judge answer, a failed judge call); says why."""
+
+
+class ScoringInterrupted(Exception):
+    """The scorer stopped for good (a reviewer's end of input or Ctrl-C): the task it was on, and every one after it,
+    stay unscored, and the scores given before stand."""
 
 
 def blind(text: str, outputs: Mapping[str, str], rng: random.Random) -> tuple[BlindTask, tuple[str, ...]]:
@@ -163,22 +169,34 @@ class BlindScores:
     Attributes:
         scores: 1-5 per (task id, model).
         unscored: ``(task id, why)`` per task whose outputs could not be scored.
+        pending: The tasks (ids) not scored because the scorer stopped (:class:`ScoringInterrupted`), in order.
     """
 
     scores: dict[tuple[str, str], int]
     unscored: tuple[tuple[str, str], ...]
+    pending: tuple[str, ...] = ()
 
 
 def score_blindly(
-    tasks: Sequence[tuple[str, str, Mapping[str, str]]], scorer: Scorer, rng: random.Random, *, concurrency: int = 1
+    tasks: Sequence[tuple[str, str, Mapping[str, str]]],
+    scorer: Scorer,
+    rng: random.Random,
+    *,
+    concurrency: int = 1,
+    skip: Collection[str] = (),
+    on_scored: Callable[[str, Mapping[str, int]], None] | None = None,
 ) -> BlindScores:
     """Score each task's outputs blind: ``tasks`` are ``(task id, text, {model: output})``.
 
-    Every task is shuffled first, in order, so that the seed alone fixes the labels whatever ``concurrency`` is; then
-    ``concurrency`` tasks are scored at a time (1: in order, in this thread, as a person at the terminal needs), the
-    first one alone (see :func:`~semroute.learning.evaluate_models.run_models` on litellm's cached clients).
+    Every task is shuffled first, in order, so that the seed alone fixes the labels whatever ``concurrency`` is and
+    whichever tasks ``skip`` leaves out (those scored before); then ``concurrency`` tasks are scored at a time (1: in
+    order, in this thread, as a person at the terminal needs), the first one alone (see
+    :func:`~semroute.learning.evaluate_models.run_models` on litellm's cached clients). ``on_scored`` hears of each
+    task's scores (by model) as they are known, in order. A :class:`ScoringInterrupted` from the scorer ends the
+    scoring: the scores given until then are returned, the rest are ``pending``.
     """
     shuffled = [(task_id, *blind(text, outputs, rng)) for task_id, text, outputs in tasks]
+    shuffled = [item for item in shuffled if item[0] not in skip]
 
     def scored(item: tuple[str, BlindTask, tuple[str, ...]]) -> dict[str, int] | str:
         _, task, key = item
@@ -187,20 +205,28 @@ def score_blindly(
         except UnscoredError as why:
             return str(why)
 
-    if concurrency > 1 and len(shuffled) > 1:
-        verdicts = [scored(shuffled[0])]
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="semroute-judge") as pool:
-            verdicts += pool.map(scored, shuffled[1:])
-    else:
-        verdicts = [scored(item) for item in shuffled]
     scores: dict[tuple[str, str], int] = {}
     unscored: list[tuple[str, str]] = []
-    for (task_id, _, _), verdict in zip(shuffled, verdicts, strict=True):
-        if isinstance(verdict, str):
-            unscored.append((task_id, verdict))
-        else:
-            scores.update({(task_id, model): score for model, score in verdict.items()})
-    return BlindScores(scores, tuple(unscored))
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="semroute-judge") as pool:
+        try:
+            verdicts: Iterator[dict[str, int] | str] = (
+                itertools.chain([scored(shuffled[0])], pool.map(scored, shuffled[1:]))
+                if concurrency > 1 and len(shuffled) > 1
+                else map(scored, shuffled)
+            )
+            for (task_id, _, _), verdict in zip(shuffled, verdicts, strict=False):
+                done += 1
+                if isinstance(verdict, str):
+                    unscored.append((task_id, verdict))
+                    continue
+                scores.update({(task_id, model): score for model, score in verdict.items()})
+                if on_scored is not None:
+                    on_scored(task_id, verdict)
+        except ScoringInterrupted:  # the task it was on is not done
+            pool.shutdown(wait=True, cancel_futures=True)
+    pending = tuple(task_id for task_id, _, _ in shuffled[done:])
+    return BlindScores(scores, tuple(unscored), pending)
 
 
 class JudgeScorer:

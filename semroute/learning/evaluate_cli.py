@@ -1,12 +1,17 @@
 """``semroute evaluate-models``: run representative tasks per route against candidate models, score the outputs
 blind (an LLM judge, or a person at the terminal), record the scores in the outcome store, print quality, cost and
-latency per route and model, and propose, never apply, a model per route as a diff of the route files."""
+latency per route and model, and propose, never apply, a model per route as a diff of the route files.
+
+Tasks of a sovereign route (a ``final`` rule sends tasks to it, or its model is self-hosted) are sent to no model or
+judge outside it unless ``--allow-sovereign-tasks-outside`` says so. A review at the terminal keeps every output and
+score in a review file beside the tasks file as it goes: interrupted (end of input, Ctrl-C), it records the scores of
+the finished tasks and says how to resume (``--resume FILE``: no model is called again)."""
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,20 +20,31 @@ import click
 
 from semroute.cli_options import ROUTES_OPTION, store_option
 from semroute.environment import default_routes_dir
-from semroute.errors import SemrouteError
+from semroute.errors import ConfigError, SemrouteError
 from semroute.execution import DEFAULT_ATTEMPT_TIMEOUT, Provider
-from semroute.learning.blind import BlindTask, JudgeScorer, Scorer
+from semroute.learning.blind import BlindTask, JudgeScorer, Scorer, ScoringInterrupted
 from semroute.learning.evaluate_models import (
     DEFAULT_CONCURRENCY,
     Evaluation,
     ModelRun,
+    ReviewState,
+    load_review,
     prepare_store,
     record,
+    review_file_for,
     run_models,
+    save_review,
     texts_of,
 )
 from semroute.learning.evaluate_models import evaluate_models as score_runs
-from semroute.learning.evaluation_inputs import check_providers, load_providers, load_tasks, resolve_models
+from semroute.learning.evaluation_inputs import (
+    ALLOW_OUTSIDE_FLAG,
+    check_providers,
+    check_sovereignty,
+    load_providers,
+    load_tasks,
+    resolve_models,
+)
 from semroute.learning.proposals import DEFAULT_MAX_QUALITY_LOSS, ModelSummary, Proposal, propose, summarise
 
 MAX_LISTED = 20  # provider errors and unscored tasks listed in the table output; the rest are counted
@@ -55,6 +71,22 @@ _COLUMNS = (
 @click.option("--models", "model_names", required=True, metavar="A,B,C", help="Catalog models to compare.")
 @click.option("--judge", "judge_name", default=None, metavar="MODEL", help="Score blind with this catalog model.")
 @click.option("--review", is_flag=True, help="Score blind yourself: each task's responses, shuffled, unnamed.")
+@click.option(
+    "--resume",
+    "resume_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Go on with the interrupted review kept in this file (the same command otherwise): the outputs saved there "
+    "are scored, no model is called again.",
+)
+@click.option(
+    ALLOW_OUTSIDE_FLAG,
+    "allow_outside",
+    is_flag=True,
+    help="Send tasks of a sovereign route (reached by a final rule, or served by a self-hosted model) to the models "
+    "and judge given even when they are outside it: only for tasks that hold no sensitive data. Such models are "
+    "never proposed for the route.",
+)
 @ROUTES_OPTION
 @click.option(
     "--providers",
@@ -97,6 +129,8 @@ def evaluate_models(
     model_names: str,
     judge_name: str | None,
     review: bool,
+    resume_path: Path | None,
+    allow_outside: bool,
     routes_dir: Path | None,
     providers_path: Path | None,
     seed: int | None,
@@ -112,6 +146,10 @@ def evaluate_models(
     outputs blind (shuffled under neutral labels: --judge MODEL, or --review at the terminal), record the scores as
     outcomes, print quality, cost and latency per route and model, and propose a model per route as a diff of the
     route files (never applied).
+
+    Tasks of a route kept inside by a final rule or a self-hosted model go to no model outside it without
+    --allow-sovereign-tasks-outside. An interrupted --review keeps the scores given and the outputs: run the same
+    command with --resume FILE to score the rest.
     """
     if (judge_name is None) == (not review):
         raise click.UsageError("give either --judge MODEL or --review")
@@ -127,31 +165,72 @@ def evaluate_models(
         judge = resolve_models(route_set, [judge_name], "--judge")[0] if judge_name is not None else None
         providers: dict[str, Provider] | None = load_providers(providers_path) if providers_path else None
         check_providers([*models, *([judge] if judge else [])], providers)
+        for warning in check_sovereignty(route_set, tasks, names, judge_name, allow=allow_outside):
+            click.echo(warning, err=True)
         if judge is not None and judge.name in names:
             note = f"note: the judge {judge.name} is also a candidate; judges tend to favour their own outputs"
             click.echo(note, err=True)
+        state = load_review(resume_path, tasks, names, tasks_path) if resume_path is not None else None
+        left = review_file_for(tasks_path)
+        if review and resume_path is None and left.exists():
+            raise ConfigError(
+                f"{left} holds an interrupted review of these tasks: go on with it with --resume {left} (no model is "
+                "called again), or delete it to start over"
+            )
         prepare_store(store_url)
         embedder = FastEmbedEmbedder(route_set.settings.embedding)
-        click.echo(f"running {len(tasks)} tasks on {len(models)} models", err=True)
-        progress = _Progress(len(tasks) * len(models))
-        runs = run_models(
-            tasks,
-            models,
-            route_set,
-            providers,
-            attempt_timeout=attempt_timeout,
-            concurrency=concurrency,
-            progress=progress,
+        if state is None:
+            click.echo(f"running {len(tasks)} tasks on {len(models)} models", err=True)
+            progress = _Progress(len(tasks) * len(models))
+            runs = run_models(
+                tasks,
+                models,
+                route_set,
+                providers,
+                attempt_timeout=attempt_timeout,
+                concurrency=concurrency,
+                progress=progress,
+            )
+            seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+            state = ReviewState(seed, tuple(names), runs, {})
+        else:
+            if seed is not None and seed != state.seed:
+                click.echo(
+                    f"note: {resume_path} was shuffled with seed {state.seed}; --seed {seed} is not used", err=True
+                )
+            scored = len(state.scored_tasks())
+            done = f"{scored} of {len(tasks)} tasks scored"
+            click.echo(f"resuming {resume_path}: {done}; no candidate model is called again", err=True)
+        keeper = _ReviewFile(resume_path or left, state) if review or resume_path else None
+        reviewable = {run.task.task_id for run in state.runs if run.output is not None}
+        scorer: Scorer = (
+            JudgeScorer(judge, providers, attempt_timeout=attempt_timeout)
+            if judge
+            else _Reviewer(len(reviewable), already=len(state.scored_tasks()))
         )
-        scorer: Scorer = JudgeScorer(judge, providers, attempt_timeout=attempt_timeout) if judge else _Reviewer(runs)
-        seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         evaluation = score_runs(
-            tasks, runs, scorer, embedder, route_set, seed=seed, scoring_concurrency=concurrency if judge else 1
+            tasks,
+            state.runs,
+            scorer,
+            embedder,
+            route_set,
+            seed=state.seed,
+            scoring_concurrency=concurrency if judge else 1,
+            earlier=state.scores,
+            recorded=state.recorded,
+            on_scored=keeper.scored if keeper else None,
         )
-        summaries = summarise(runs, evaluation.scores)
-        proposals = propose(route_set, routes_dir, summaries, max_quality_loss)
         texts = texts_of(evaluation.observations, tasks) if store_text else None
         written, where = record(evaluation.observations, store_url, texts)
+        if keeper is not None:
+            keeper.recorded({task_id for task_id, _ in evaluation.scores})
+        if evaluation.pending:
+            click.echo(_interrupted(evaluation, len(reviewable), where, keeper), err=True)
+            ctx.exit(1)
+        if keeper is not None:
+            keeper.remove()
+        summaries = summarise(evaluation.runs, evaluation.scores)
+        proposals = propose(route_set, routes_dir, summaries, max_quality_loss)
     if diff_out is not None:
         diff_out.parent.mkdir(parents=True, exist_ok=True)
         diff_out.write_text("".join(proposal.diff for proposal in proposals), encoding="utf-8")
@@ -161,6 +240,67 @@ def evaluate_models(
         click.echo(json.dumps(_json(evaluation, summaries, proposals, judged, written, where), indent=2))
     else:
         click.echo(_text(evaluation, summaries, proposals, judged, written, where), nl=False)
+
+
+def _interrupted(evaluation: Evaluation, reviewable: int, where: str, keeper: _ReviewFile | None) -> str:
+    done = reviewable - len(evaluation.pending)
+    lines = [
+        f"review interrupted: {done} of {reviewable} tasks scored; their {len(evaluation.scores)} scores are recorded "
+        f"in {where} (the task on screen was not kept: it is asked again)"
+    ]
+    if keeper is not None and keeper.saved:
+        lines.append(
+            f"every model's outputs and the scores are kept in {keeper.path}: run the same command with --resume "
+            f"{keeper.path} to score the other {len(evaluation.pending)} tasks without calling a model again"
+        )
+    else:
+        lines.append("the outputs could not be kept (see above): scoring the other tasks means running them again")
+    return "\n".join(lines)
+
+
+class _ReviewFile:
+    """The review file of a run: written once the outputs exist, again after each task scored, removed once the
+    review is complete. It holds the outputs: readable by its owner alone. A file that cannot be written costs the
+    ability to resume, not the review: said once on standard error."""
+
+    def __init__(self, path: Path, state: ReviewState) -> None:
+        self.path = path
+        self._state = state
+        self._scores = dict(state.scores)
+        self._recorded = set(state.recorded)
+        self.saved = True
+        self._save()
+
+    def scored(self, task_id: str, scores: Mapping[str, int]) -> None:
+        """A task's scores (by model) were given."""
+        self._scores.update({(task_id, model): score for model, score in scores.items()})
+        self._save()
+
+    def recorded(self, task_ids: set[str]) -> None:
+        """These tasks' scores are in the outcome store."""
+        self._recorded |= task_ids
+        self._save()
+
+    def remove(self) -> None:
+        """The review is complete and recorded: the outputs are not kept any longer."""
+        if self.saved:
+            self.path.unlink(missing_ok=True)
+            click.echo(f"review complete: removed {self.path}", err=True)
+
+    def _save(self) -> None:
+        if not self.saved:
+            return
+        base = self._state
+        try:
+            save_review(
+                self.path, ReviewState(base.seed, base.models, base.runs, self._scores, frozenset(self._recorded))
+            )
+        except OSError as error:
+            self.saved = False
+            click.echo(
+                f"warning: cannot keep the review file {self.path} ({error}): an interrupted review cannot be resumed",
+                err=True,
+            )
 
 
 @contextmanager
@@ -191,13 +331,20 @@ class _Progress:
 
 class _Reviewer:
     """Scores at the terminal: shows a task and its labelled responses on standard error and asks for a 1-5 score
-    per label."""
+    per label. End of input or Ctrl-C stops the review (:class:`ScoringInterrupted`)."""
 
-    def __init__(self, runs: tuple[ModelRun, ...]) -> None:
-        self._total = len({run.task.task_id for run in runs if run.output is not None})
-        self._shown = 0
+    def __init__(self, total: int, *, already: int = 0) -> None:
+        self._total = total
+        self._shown = already
 
     def __call__(self, task: BlindTask) -> dict[str, int]:
+        try:
+            return self._asked(task)
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            click.echo("", err=True)
+            raise ScoringInterrupted from None
+
+    def _asked(self, task: BlindTask) -> dict[str, int]:
         self._shown += 1
         click.echo(f"\n===== task {self._shown} of {self._total} =====\n{task.text}", err=True)
         for label, output in task.responses:
@@ -231,7 +378,7 @@ def _json(
             if run.output is None
         ],
         "proposals": [proposal.to_json() for proposal in proposals],
-        "store": {"url": where, "observations": written},
+        "store": {"url": where, "observations": written, "recorded_before": len(evaluation.scores) - written},
     }
 
 
@@ -264,7 +411,8 @@ def _text(
     )
     diffs = "".join(proposal.diff for proposal in proposals)
     sections.append(diffs.rstrip("\n") if diffs else "(no route change proposed)")
-    sections.append(f"recorded {written} observations in {where}")
+    earlier = len(evaluation.scores) - written
+    sections.append(f"recorded {written} observations in {where}" + (f" ({earlier} before)" if earlier > 0 else ""))
     return "\n\n".join(section for section in sections if section) + "\n"
 
 

@@ -10,19 +10,28 @@ The steps, each a function the CLI (:mod:`semroute.learning.evaluate_cli`) and t
 3. :func:`evaluate_models` scores each task's outputs blind (:mod:`semroute.learning.blind`) and builds the
    observations; :func:`record` writes them into the outcome store. Summaries and the proposed route changes are in
    :mod:`semroute.learning.proposals`.
+
+A review at the terminal keeps a review file (:class:`ReviewState`, :func:`save_review`, :func:`load_review`): every
+run's output and every score given, so that an interrupted review resumes where it stopped without calling a model
+again.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from semroute.embedding import Embedder
-from semroute.errors import StoreUnavailableError
+from semroute.errors import ConfigError, StoreUnavailableError
 from semroute.execution import DEFAULT_ATTEMPT_TIMEOUT, CompletionError, CompletionOptions
 from semroute.execution.complete import complete
 from semroute.execution.providers import Providers
@@ -72,8 +81,9 @@ class Evaluation:
         runs: One per task and model, in task order, then model order.
         scores: 1-5 score per (task id, model) of each output scored.
         unscored: ``(task, why)`` for each task whose outputs could not be scored.
-        observations: One per scored (task, model).
+        observations: One per scored (task, model) not recorded before.
         seed: The seed of the shuffling.
+        pending: The tasks left unscored because the scoring was interrupted (a reviewer's end of input or Ctrl-C).
     """
 
     runs: tuple[ModelRun, ...]
@@ -81,6 +91,7 @@ class Evaluation:
     unscored: tuple[tuple[EvaluationTask, str], ...]
     observations: tuple[Observation, ...]
     seed: int
+    pending: tuple[EvaluationTask, ...] = ()
 
 
 def run_task(
@@ -163,22 +174,39 @@ def evaluate_models(
     *,
     seed: int,
     scoring_concurrency: int = 1,
+    earlier: Mapping[tuple[str, str], int] | None = None,
+    recorded: Collection[str] = (),
+    on_scored: Callable[[str, Mapping[str, int]], None] | None = None,
 ) -> Evaluation:
     """Score the runs' outputs blind, task by task, and make an observation of each scored output.
 
     The outputs of each task are shuffled with ``random.Random(seed)`` under neutral labels, scored by ``scorer``
-    (``scoring_concurrency`` tasks at a time: 1 for a person), and mapped back to their models.
+    (``scoring_concurrency`` tasks at a time: 1 for a person), and mapped back to their models. The tasks ``earlier``
+    scores cover (by task id and model: a resumed review) are not shown again; no observation is made of the tasks
+    ``recorded`` (ids: already in the store). ``on_scored`` hears of each task's scores as they are given. When the
+    scorer is interrupted, the evaluation holds the scores given until then and names the ``pending`` tasks.
     """
+    earlier = earlier or {}
     outputs: dict[str, dict[str, str]] = {task.task_id: {} for task in tasks}
     for run in runs:
         if run.output is not None:
             outputs[run.task.task_id][run.model] = run.output
     shown = [(task.task_id, task.text, outputs[task.task_id]) for task in tasks if outputs[task.task_id]]
-    blind_scores: BlindScores = score_blindly(shown, scorer, random.Random(seed), concurrency=scoring_concurrency)
+    blind_scores: BlindScores = score_blindly(
+        shown,
+        scorer,
+        random.Random(seed),
+        concurrency=scoring_concurrency,
+        skip={task_id for task_id, _ in earlier},
+        on_scored=on_scored,
+    )
     by_id = {task.task_id: task for task in tasks}
     unscored = tuple((by_id[task_id], why) for task_id, why in blind_scores.unscored)
-    observations = observations_of(runs, blind_scores.scores, embedder, route_set)
-    return Evaluation(tuple(runs), blind_scores.scores, unscored, observations, seed)
+    scores = {**earlier, **blind_scores.scores}
+    new = {key: score for key, score in scores.items() if key[0] not in recorded}
+    observations = observations_of(runs, new, embedder, route_set)
+    pending = tuple(by_id[task_id] for task_id in blind_scores.pending)
+    return Evaluation(tuple(runs), scores, unscored, observations, seed, pending)
 
 
 def observations_of(
@@ -253,3 +281,131 @@ def texts_of(observations: Sequence[Observation], tasks: Sequence[EvaluationTask
     """Task id -> text of the tasks observed (stored only when the operator opts in)."""
     observed = {observation.task_id for observation in observations}
     return {task.task_id: task.text for task in tasks if task.task_id in observed}
+
+
+REVIEW_FORMAT = "semroute evaluate-models review"
+REVIEW_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What a review file keeps: enough to score the rest of an interrupted review without calling a model again.
+
+    Attributes:
+        seed: The seed of the shuffling (a resumed review shows each task under the labels it would have had).
+        models: The candidate models, in ``--models`` order.
+        runs: Every run, output and figures (the task texts stay in the tasks file: runs name them by task id).
+        scores: 1-5 per (task id, model) given so far.
+        recorded: The tasks (ids) whose scores are already in the outcome store.
+    """
+
+    seed: int
+    models: tuple[str, ...]
+    runs: tuple[ModelRun, ...]
+    scores: Mapping[tuple[str, str], int]
+    recorded: frozenset[str] = frozenset()
+
+    def scored_tasks(self) -> set[str]:
+        """The tasks (ids) scored so far."""
+        return {task_id for task_id, _ in self.scores}
+
+
+def review_file_for(tasks_path: Path) -> Path:
+    """Where a review of the tasks of ``tasks_path`` keeps its file: beside it, ``<stem>.review.json`` (never the tasks
+    file itself)."""
+    path = tasks_path.with_name(f"{tasks_path.stem}.review.json")
+    return path if path != tasks_path else tasks_path.with_name(f"{tasks_path.name}.review.json")
+
+
+def save_review(path: Path, state: ReviewState) -> None:
+    """Write ``state`` to ``path`` atomically, readable by its owner alone (it holds the models' outputs).
+
+    Raises:
+        OSError: it could not be written.
+    """
+    task_ids = list(dict.fromkeys(run.task.task_id for run in state.runs))
+    content = {
+        "format": REVIEW_FORMAT,
+        "version": REVIEW_VERSION,
+        "seed": state.seed,
+        "models": list(state.models),
+        "tasks": task_ids,
+        "runs": [
+            {
+                "task": run.task.task_id,
+                "model": run.model,
+                "output": run.output,
+                "latency_ms": run.latency_ms,
+                "input_tokens": run.input_tokens,
+                "output_tokens": run.output_tokens,
+                "cost_usd": run.cost_usd,
+                "error": run.error,
+            }
+            for run in state.runs
+        ],
+        "scores": [
+            {"task": task_id, "model": model, "score": score} for (task_id, model), score in state.scores.items()
+        ],
+        "recorded": sorted(state.recorded),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(content, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_review(
+    path: Path, tasks: Sequence[EvaluationTask], models: Sequence[str], tasks_path: Path | str
+) -> ReviewState:
+    """The review kept in ``path``, checked against the command resuming it: the same tasks and the same models.
+
+    Raises:
+        ConfigError: the file is missing, is not a review file, or was saved for other tasks or models.
+    """
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not a review file of evaluate-models ({error})") from None
+    if not isinstance(raw, dict) or raw.get("format") != REVIEW_FORMAT or raw.get("version") != REVIEW_VERSION:
+        raise ConfigError(f"{path}: not a review file of evaluate-models (version {REVIEW_VERSION})")
+    try:
+        saved_models = [str(model) for model in raw["models"]]
+        if saved_models != list(models):
+            raise ConfigError(f"{path}: saved for --models {','.join(saved_models)}, not {','.join(models)}")
+        by_id = {task.task_id: task for task in tasks}
+        if sorted(raw["tasks"]) != sorted(by_id):
+            raise ConfigError(f"{path}: saved for other tasks than those of {tasks_path}")
+        runs = tuple(
+            ModelRun(
+                by_id[item["task"]],
+                str(item["model"]),
+                None if item["output"] is None else str(item["output"]),
+                float(item["latency_ms"]),
+                int(item["input_tokens"]),
+                int(item["output_tokens"]),
+                float(item["cost_usd"]),
+                str(item["error"]),
+            )
+            for item in raw["runs"]
+        )
+        pairs = sorted((run.task.task_id, run.model) for run in runs)
+        if pairs != sorted((task_id, model) for task_id in by_id for model in models):
+            raise ConfigError(f"{path}: not a review file of evaluate-models (its runs do not cover every task)")
+        order = {task.task_id: number for number, task in enumerate(tasks)}
+        runs = tuple(sorted(runs, key=lambda run: (order[run.task.task_id], list(models).index(run.model))))
+        scores = {(str(item["task"]), str(item["model"])): int(item["score"]) for item in raw["scores"]}
+        if not set(scores) <= set(pairs):
+            raise ConfigError(f"{path}: not a review file of evaluate-models (a score of no run)")
+        recorded = frozenset(str(task_id) for task_id in raw["recorded"])
+        return ReviewState(int(raw["seed"]), tuple(saved_models), runs, scores, recorded)
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"{path}: not a review file of evaluate-models ({type(error).__name__}: {error})") from None

@@ -1,5 +1,6 @@
 """What ``semroute evaluate-models`` is given, checked before any model is called: the tasks file, the candidate
-and judge models of the catalog, and where each model is called (the providers file).
+and judge models of the catalog, where each model is called (the providers file), and which models the tasks of a
+sovereign route may be sent to (:func:`check_sovereignty`).
 
 Every problem names the file and line, or the option, and what is known instead: an unknown route lists the route
 set's routes, an unknown model the catalog's models.
@@ -21,8 +22,9 @@ from semroute.errors import ConfigError, DatasetError
 from semroute.execution import Provider
 from semroute.execution.providers import Providers, provider_for
 from semroute.route_files import ROUTER_FILE, RouteSet
-from semroute.types import ResolvedModel
+from semroute.types import ResolvedModel, Tier
 
+ALLOW_OUTSIDE_FLAG = "--allow-sovereign-tasks-outside"
 MAX_LISTED_PROBLEMS = 20  # invalid tasks listed in an error; the rest are counted
 _LINE_FILES = (".jsonl", ".ndjson")
 _LIST_FILES = (".yaml", ".yml", ".json")
@@ -200,3 +202,86 @@ def check_providers(models: Sequence[ResolvedModel], providers: Providers | None
             provider_for(model, providers).litellm_arguments(model)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class Sovereignty:
+    """What keeps a route's tasks inside: a ``final`` rule that sends tasks to it (the bundled ``data_sovereignty``),
+    or a self-hosted model serving it.
+
+    Attributes:
+        route: The route.
+        why: In words, e.g. ``reached by the final rule data_sovereignty; its model qwen is self-hosted``.
+        allowed: The models its tasks may be sent to and the route may be moved onto: those of its own chain
+            (``model``, ``fallbacks``, ``cascade``: the router and the learned choice never leave it) and the
+            catalog's self-hosted models.
+    """
+
+    route: str
+    why: str
+    allowed: frozenset[str]
+
+
+def sovereignty_of(route_set: RouteSet, route_name: str) -> Sovereignty | None:
+    """What keeps ``route_name``'s tasks inside, or None when nothing does."""
+    route = route_set.route(route_name)
+    rules = [rule.name for rule in route_set.rules if rule.final and rule.then.route == route_name]
+    reasons = [f"reached by the final rule{'s' if len(rules) > 1 else ''} {', '.join(rules)}"] if rules else []
+    if route_set.models[route.model].tier is Tier.SELF_HOSTED:
+        reasons.append(f"its model {route.model} is self-hosted")
+    if not reasons:
+        return None
+    self_hosted = {name for name, spec in route_set.models.items() if spec.tier is Tier.SELF_HOSTED}
+    chain = {route.model, *route.fallbacks, *route.cascade}
+    return Sovereignty(route_name, "; ".join(reasons), frozenset(chain | self_hosted))
+
+
+def check_sovereignty(
+    route_set: RouteSet, tasks: Sequence[EvaluationTask], models: Sequence[str], judge: str | None, *, allow: bool
+) -> list[str]:
+    """Check, before any call, that no task of a sovereign route (:func:`sovereignty_of`) would be sent to a
+    candidate model or a judge outside it: the task's text, and for a judge every output too, would leave the
+    infrastructure the route keeps them in.
+
+    Returns:
+        One warning per route whose tasks go outside, when ``allow`` (the user's explicit consent); none otherwise.
+
+    Raises:
+        ConfigError: some would go outside and ``allow`` is false; naming the routes, the models and the flag.
+    """
+    problems: list[str] = []
+    warnings: list[str] = []
+    for route in dict.fromkeys(task.route for task in tasks):
+        sovereign = sovereignty_of(route_set, route)
+        if sovereign is None:
+            continue
+        outside = [model for model in models if model not in sovereign.allowed]
+        judged = judge is not None and judge not in sovereign.allowed
+        if not outside and not judged:
+            continue
+        count = sum(task.route == route for task in tasks)
+        some = f"{count} task{'s' if count > 1 else ''} of route {route} ({sovereign.why})"
+        options = [f"--models {', '.join(outside)}"] if outside else []
+        options += [f"--judge {judge}"] if judged else []
+        verb = "is" if len(outside) + judged == 1 else "are"
+        problems.append(
+            f"{some} may go only to {', '.join(sorted(sovereign.allowed))}: {' and '.join(options)} {verb} outside it"
+        )
+        receivers = [*outside, *([judge] if judge is not None and judged else [])]
+        warnings.append(
+            f"warning: sending {some} to {_and(receivers)}, outside the models it may go to "
+            f"({', '.join(sorted(sovereign.allowed))}), as {ALLOW_OUTSIDE_FLAG} allows; the route is never proposed "
+            "a model outside them"
+        )
+    if problems and not allow:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(
+            f"data sovereignty: these tasks must not leave the models their route keeps them on:\n{listed}\n"
+            "Evaluate them on the route's own kind of models only (score with --review, or a --judge among those "
+            f"models), or pass {ALLOW_OUTSIDE_FLAG} if these tasks hold no sensitive data."
+        )
+    return warnings
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
