@@ -224,7 +224,7 @@ class OutcomeStore:
         that report alone)."""
         failures: dict[int, UnknownDecisionError] = {}
         now = utc_now()
-        with self._database.engine.begin() as connection:
+        with self._database.writes.begin() as connection:
             self._database.insert_decisions(connection, rows)
             for item in reports:
                 try:

@@ -65,3 +65,27 @@ def test_a_postgres_that_never_answered_is_no_error_at_start(tmp_path: Path) -> 
     store.record_decisions([pending_decision()])
     wait_until(lambda: store.stats().decisions_dropped == 1, "the decision dropped")
     store.close()
+
+
+def test_a_lock_held_briefly_is_waited_for(tmp_path: Path) -> None:
+    """Another process holding the write lock for 0.3 s made a report fail in 0.11 s: the store's transactions read
+    first and then write, and SQLite does not wait for a lock a reading transaction needs to upgrade. They now take
+    the write lock when they begin, so the busy timeout applies."""
+    import threading
+
+    path = tmp_path / "outcomes.db"
+    store = OutcomeStore.open(StoreSettings(sqlite_url(path)))
+    known = pending_decision("recorded before the lock")
+    store.record_decisions([known])
+    wait_until(lambda: store.stats().decisions_recorded == 1, "a decision recorded")
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: locker.execute("COMMIT"))
+    release.start()
+    try:
+        store.report_outcome(OutcomeReport(known.decision.decision_id, (), True)).result(timeout=30)
+    finally:
+        release.join()
+        locker.close()
+    assert store.database.outcome(known.decision.decision_id) is not None
+    store.close()
