@@ -60,6 +60,8 @@ def load_route_set(directory: Path | str) -> RouteSet:
     routes: list[RouteSpec] = []
     sources: dict[str, str] = {}
     route_paths = sorted(p for p in folder.glob("*.yaml") if p.name not in _RESERVED_FILES)
+    for stray in sorted(folder.glob("*.yml")):  # read by nothing: a route there would be silently missing
+        problems.append(RouteFileError(stray, f"route files end in .yaml: rename it to {stray.stem}.yaml"))
     if not route_paths:
         problems.append(RouteFileError(folder, "no route files (*.yaml besides router.yaml) found"))
     unparsed: set[str] = set()  # names of routes whose own file is broken: not reported again as unknown
@@ -84,10 +86,27 @@ def load_route_set(directory: Path | str) -> RouteSet:
     return RouteSet(settings, dict(router.models), tuple(routes), tuple(router.rules), fitted)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that gives a key twice (YAML allows it; PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first at line {first})", key_node.start_mark
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file, turning syntax errors into a :class:`RouteFileError` with the line number."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise RouteFileError(path, "file not found") from None
     except UnicodeDecodeError as exc:

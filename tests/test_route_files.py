@@ -50,6 +50,26 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert "malformed YAML at line" in str(problem)
 
 
+def test_a_key_given_twice_is_an_error_not_the_last_one_winning(tmp_path: Path) -> None:
+    """YAML lets a mapping repeat a key and PyYAML keeps the last: a route file with two `name:` lines, or two
+    `choice:` blocks, passed `semroute check` with half of it silently dropped."""
+    write_routes(tmp_path, simple_routes())
+    text = (tmp_path / "summary.yaml").read_text()
+    (tmp_path / "summary.yaml").write_text(text + "name: summary_two\n")
+    problem = only_problem(tmp_path)
+    assert problem.file.endswith("summary.yaml")
+    assert "key 'name' given twice" in str(problem) and "line" in str(problem)
+
+
+def test_a_route_file_ending_in_yml_is_an_error_not_ignored(tmp_path: Path) -> None:
+    """`routes/foo.yml` was silently skipped: `semroute check` said ok without the route."""
+    routes = simple_routes()
+    write_routes(tmp_path, routes)
+    (tmp_path / "summary.yaml").rename(tmp_path / "summary.yml")
+    problems = str(pytest.raises(ConfigError, load_route_set, tmp_path).value)
+    assert "summary.yml" in problems and "rename it to summary.yaml" in problems
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     write_routes(tmp_path, simple_routes())
     (tmp_path / "summary.yaml").write_text("- just\n- a list\n")
