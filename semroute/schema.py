@@ -248,6 +248,11 @@ class RouteSpec(_Strict):
         for model in chain:
             if chain.count(model) > 1:
                 raise ValueError(f"fallbacks: cyclic fallback chain, model '{model}' appears twice in {chain}")
+        if self.choice.policy is ChoicePolicy.LEARNED and len({*chain, *self.cascade}) < 2:
+            raise ValueError(
+                "choice: `policy: learned` chooses among the route's models (model, fallbacks, cascade), "
+                f"and this route has only {self.model!r}: add fallbacks or a cascade, or use `policy: static`"
+            )
         return self
 
 

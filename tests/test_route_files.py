@@ -70,6 +70,15 @@ def test_a_route_file_ending_in_yml_is_an_error_not_ignored(tmp_path: Path) -> N
     assert "summary.yml" in problems and "rename it to summary.yaml" in problems
 
 
+def test_a_learned_choice_needs_a_chain_to_choose_from(tmp_path: Path) -> None:
+    routes = simple_routes()
+    routes["summary"].pop("fallbacks", None)
+    routes["summary"].pop("cascade", None)
+    routes["summary"]["choice"] = {"policy": "learned", "quality_target": 0.9}
+    problem = only_problem(write_routes(tmp_path, routes))
+    assert problem.route == "summary" and "has only" in str(problem) and "policy: static" in str(problem)
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     write_routes(tmp_path, simple_routes())
     (tmp_path / "summary.yaml").write_text("- just\n- a list\n")
