@@ -207,6 +207,15 @@ class Attempt:
     error_class: str = ""
     passed_validators: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.outcome, AttemptOutcome):  # "accepted", as the outcome is written in text
+            try:
+                outcome = AttemptOutcome(self.outcome)
+            except ValueError:
+                known = ", ".join(member.value for member in AttemptOutcome)
+                raise ValueError(f"Attempt.outcome: {self.outcome!r} is not one of {known}") from None
+            object.__setattr__(self, "outcome", outcome)
+
 
 @dataclass(frozen=True)
 class OutcomeReport:

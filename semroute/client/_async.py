@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
@@ -22,11 +24,16 @@ if TYPE_CHECKING:  # the execution stage loads on the first complete(): importin
 class AsyncRouterClient(_core.ClientCore):
     """An asyncio client of the routing service: the calls of :class:`~semroute.client.RouterClient`, awaitable.
 
-    Create and use it inside one running event loop::
+    Create and use it inside one running event loop, and close it before the loop ends (``async with``, or
+    ``await client.close()``): ``complete()`` reports outcomes from tasks on that loop, and closing waits for them. A
+    client left open loses the reports still in flight when the loop ends (each logged as a warning), and warns with
+    a ResourceWarning when it is collected::
 
         async with AsyncRouterClient("localhost:50051") as client:
             decision = await client.route("write unit tests for the parser")
     """
+
+    _streams: weakref.WeakSet[streaming.AsyncCompletionStream] | None = None  # open streams, closed by close()
 
     async def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> api.RemoteDecision:
         """See :meth:`RouterClient.route`."""
@@ -90,23 +97,42 @@ class AsyncRouterClient(_core.ClientCore):
         ``async for``)."""
         from semroute.execution import complete as completing
         from semroute.execution.reporting import TaskReporter
+        from semroute.execution.request import CompletionOptions
 
+        _core.check_options("complete", options, CompletionOptions)
         if self._reporter is None:
             self._reporter = TaskReporter(self._report_pending)
-        if stream:
-            return await completing.stream_async(self.route, task, options, self._reporter.submit)
-        return await completing.complete_async(self.route, task, options, self._reporter.submit)
+        if not stream:
+            return await completing.complete_async(self.route, task, options, self._reporter.submit)
+        opened = await completing.stream_async(self.route, task, options, self._reporter.submit)
+        if self._streams is None:
+            self._streams = weakref.WeakSet()
+        self._streams.add(opened)  # a loop that breaks does not close an async generator: close() does
+        return opened
 
     async def _report_pending(self, report: reporting.PendingReport) -> None:
         await self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
 
     async def close(self) -> None:
-        """Close the channels, after up to 2 s for completion reports still in flight; calls in progress are
-        cancelled."""
+        """Close the streams still open (reporting them) and the channels, after up to 2 s for completion reports
+        still in flight; calls in progress are cancelled."""
+        self._closed = True
+        for opened in list(self._streams or ()):
+            await opened.aclose()
         if self._reporter is not None:
             await self._reporter.close()
         for channel in self._channels():
             await channel.close(None)
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True) is False:  # False only once __init__ has finished
+            warnings.warn(
+                f"unclosed AsyncRouterClient {self._address!r}: use `async with AsyncRouterClient(...)` or "
+                "`await client.close()` before the event loop ends, or outcome reports in flight are lost",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
 
     async def __aenter__(self) -> AsyncRouterClient:
         return self

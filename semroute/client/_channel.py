@@ -132,12 +132,14 @@ def channel_credentials(tls: ClientTls | None, token: str | None) -> grpc.Channe
     """Credentials for a secure channel, or None for plaintext.
 
     Raises:
-        ValueError: a token without TLS (gRPC refuses to send call credentials in plaintext).
+        ValueError: a token without TLS (gRPC refuses to send call credentials in plaintext), or one gRPC cannot
+            send (see :func:`bearer_token`).
     """
     if tls is None:
         if token is not None:
             raise ValueError("a bearer token needs TLS: pass tls=ClientTls(...) as well")
         return None
+    token = None if token is None else bearer_token(token)
     credentials = grpc.ssl_channel_credentials(
         root_certificates=_read(tls.root_certificates),
         private_key=_read(tls.private_key),
@@ -146,6 +148,28 @@ def channel_credentials(tls: ClientTls | None, token: str | None) -> grpc.Channe
     if token is None:
         return credentials
     return grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
+
+
+def bearer_token(token: str) -> str:
+    """``token`` without the whitespace around it (a token read from a file ends with a newline).
+
+    Raises:
+        TypeError: not a string.
+        ValueError: empty, or with a character gRPC cannot send in a header inside it (whitespace, a line break, a
+            control or non-ASCII character); gRPC would fail every call with UNAVAILABLE "Illegal metadata". The
+            message does not repeat the token.
+    """
+    if not isinstance(token, str):
+        raise TypeError(f"token: must be a string, not {type(token).__name__}")
+    stripped = token.strip()
+    if not stripped:
+        raise ValueError("token: empty (or only whitespace)")
+    if not all("!" <= character <= "~" for character in stripped):
+        raise ValueError(
+            "token: has whitespace, a line break, or a control or non-ASCII character inside it, which gRPC cannot "
+            "send in a header; a bearer token is one word of printable ASCII (was more than one line read?)"
+        )
+    return stripped
 
 
 def _service_config_json() -> str:

@@ -9,9 +9,10 @@ whether it is sent again, is decided here for both (:class:`Attempts`).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
 
@@ -63,7 +64,8 @@ class CallOptions(TypedDict, total=False):
     """Options every call takes.
 
     Attributes:
-        timeout: Deadline in seconds; None for the client's default for this kind of call (:class:`Deadlines`).
+        timeout: Deadline in seconds, positive; None for the client's default for this kind of call
+            (:class:`Deadlines`).
         request_id: Sent as ``x-request-id`` to tie the server's log line to your own; None lets the server pick
             one (a decision carries it in ``request_id``; a failed call in :attr:`ServiceError.request_id`).
     """
@@ -215,14 +217,15 @@ class ClientCore:
             target: ``host:port``, any gRPC target, or several ``ip:port`` addresses to balance over.
             deadlines: Default deadline of each kind of call.
             tls: Use TLS; None for plaintext.
-            token: Bearer token sent with every call (needs ``tls``).
+            token: Bearer token sent with every call (needs ``tls``); the whitespace around it (a token file's
+                last newline) is stripped.
             health_checked: Send calls only to backends whose health is SERVING, so that a starting or draining
                 one gets none. None (the default) checks when the target names several addresses; one address
                 (a load balancer, a Kubernetes Service) is left to whatever balances behind it, since a client that
                 health-checked its only backend would fail every call while that backend drains.
 
         Raises:
-            ValueError: an unusable target, or a token without TLS.
+            ValueError: an unusable target, a token without TLS, or one with whitespace or a line break inside it.
         """
         self._credentials = channel_credentials(tls, token)
         self._address = channel_target(target)
@@ -234,6 +237,7 @@ class ClientCore:
         self._reporter: Any = None  # sends complete()'s outcome reports in the background; made on first use
         self._reporter_lock = threading.Lock()
         self._stubs: dict[str, Any] = {"router": router_pb2_grpc.RouterServiceStub(self._channel)}
+        self._closed = False  # set by close(); the asyncio client warns when collected unclosed
 
     def _open_channel(self, options: list[tuple[str, str | int]]) -> Any:
         raise NotImplementedError  # each face opens its own kind of channel
@@ -261,43 +265,54 @@ class ClientCore:
         return self._stubs[name]
 
     def _route_call(self, text: str, options: RouteOptions) -> Call[RemoteDecision]:
-        request = RouteRequest(text, options.get("metadata") or {}, options.get("input_tokens"), options.get("top_k"))
-        message = wire.request_to_proto(request, full_trace=options.get("full_trace", False))
+        check_options("route", options, RouteOptions)
+        given = RouteRequest(text, options.get("metadata") or {}, options.get("input_tokens"), options.get("top_k"))
+        request = _route_request(given)
+        message = wire.request_to_proto(request, full_trace=bool(options.get("full_trace", False)))
         return self._call("Route", message, self._deadlines.call, options, _read_decision, idempotent=True)
 
     def _batch_call(self, tasks: Sequence[str | RouteRequest], options: BatchOptions) -> Call[list[RemoteDecision]]:
-        message = wire.batch_request_to_proto(tasks, full_trace=options.get("full_trace", False))
+        check_options("route_batch", options, BatchOptions)
+        message = wire.batch_request_to_proto(_batch_tasks(tasks), full_trace=bool(options.get("full_trace", False)))
         return self._call("RouteBatch", message, self._deadlines.batch, options, _read_decisions, idempotent=True)
 
     def _list_routes_call(self, options: CallOptions) -> Call[list[RouteInfo]]:
+        check_options("list_routes", options, CallOptions)
         return self._call("ListRoutes", pb.ListRoutesRequest(), self._deadlines.call, options, _read_routes)
 
     def _index_info_call(self, options: CallOptions) -> Call[IndexInfo]:
+        check_options("index_info", options, CallOptions)
         return self._call("GetIndexInfo", pb.GetIndexInfoRequest(), self._deadlines.call, options, _read_index)
 
     def _reload_call(self, options: CallOptions) -> Call[ReloadResult]:
+        check_options("reload_index", options, CallOptions)
         request = pb.ReloadIndexRequest()
         return self._call("ReloadIndex", request, self._deadlines.reload, options, wire.reload_result_from_proto)
 
     def _report_outcome_call(
         self, decision_id: str, attempts: Sequence[Attempt], accepted: bool, options: OutcomeOptions
     ) -> Call[None]:
-        labels = options.get("labels") or {}
-        report = OutcomeReport(decision_id, tuple(attempts), accepted, options.get("quality_score"), labels)
+        check_options("report_outcome", options, OutcomeOptions)
+        labels = text_map("labels", options.get("labels"))
+        report = OutcomeReport(decision_id, _attempts(attempts), accepted, options.get("quality_score"), labels)
         message = wire.outcome_report_to_proto(report)
         # replaces any earlier report of the decision: sending it twice does no harm
         return self._call("ReportOutcome", message, self._deadlines.call, options, _read_nothing, idempotent=True)
 
     def _report_quality_call(self, decision_id: str, score: int, options: ReportOptions) -> Call[None]:
-        message = wire.quality_report_to_proto(QualityReport(decision_id, score, options.get("labels") or {}))
+        check_options("report_quality", options, ReportOptions)
+        report = QualityReport(decision_id, score, text_map("labels", options.get("labels")))
+        message = wire.quality_report_to_proto(report)
         return self._call("ReportQuality", message, self._deadlines.call, options, _read_nothing, idempotent=True)
 
     def _stats_call(self, options: CallOptions) -> Call[StoreStats]:
+        check_options("stats", options, CallOptions)
         return self._call("GetStats", pb.GetStatsRequest(), self._deadlines.call, options, _read_stats)
 
     def _health_call(self, service: str, options: CallOptions) -> Call[ServingStatus]:
         from grpc_health.v1 import health_pb2
 
+        check_options("health", options, CallOptions)
         request = health_pb2.HealthCheckRequest(service=service)
         return self._call("Check", request, self._deadlines.health, options, wire.serving_status_from_proto, "health")
 
@@ -312,9 +327,118 @@ class ClientCore:
         *,
         idempotent: bool = False,
     ) -> Call[Result]:
-        request_id = options.get("request_id")
+        request_id = _request_id(options.get("request_id"))
         metadata = ((wire.REQUEST_ID_KEY, request_id),) if request_id else None
-        return Call(stub, method, request, options.get("timeout") or deadline, metadata, read, idempotent)
+        return Call(stub, method, request, _seconds(options.get("timeout"), deadline), metadata, read, idempotent)
+
+
+def check_options(call: str, options: Mapping[str, object], known: Any) -> None:
+    """Refuse keyword options that ``known`` (a TypedDict of options) does not have: a misspelt option would
+    otherwise be ignored without a word (``meta=`` for ``metadata=`` skips the rules that read the metadata).
+
+    Raises:
+        TypeError: naming each unknown option, a close known one if any, and every known one.
+    """
+    allowed: frozenset[str] = known.__optional_keys__ | known.__required_keys__
+    unknown = [name for name in options if name not in allowed]
+    if not unknown:
+        return
+    from difflib import get_close_matches  # only on the way to an error
+
+    named = []
+    for name in unknown:
+        close = get_close_matches(name, sorted(allowed), n=1)
+        named.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    options_named = "option" if len(unknown) == 1 else "options"
+    raise TypeError(
+        f"{call}() got an unknown {options_named} {', '.join(named)}; it takes {', '.join(sorted(allowed))}"
+    )
+
+
+def text_map(field: str, value: object) -> Mapping[str, str]:
+    """``value`` (metadata, labels) checked to map strings to strings; None is empty.
+
+    Raises:
+        TypeError: naming the field, and the key whose value is not a string.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field}: must be a mapping of strings to strings, not {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{field}: keys must be strings, not {type(key).__name__} ({key!r})")
+        if not isinstance(item, str):
+            raise TypeError(f"{field}[{key!r}]: must be a string, not {type(item).__name__} ({item!r})")
+    return value
+
+
+def _whole_or_none(field: str, value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{field}: must be a whole number or None, not {type(value).__name__}")
+    return value
+
+
+def _route_request(task: RouteRequest, where: str = "") -> RouteRequest:
+    """``task`` with each field checked; ``where`` prefixes the field's name in an error (``tasks[3].``)."""
+    if not isinstance(task.text, str):
+        raise TypeError(f"{where}text: must be a string, not {type(task.text).__name__}")
+    return RouteRequest(
+        task.text,
+        text_map(f"{where}metadata", task.metadata),
+        _whole_or_none(f"{where}input_tokens", task.input_tokens),
+        _whole_or_none(f"{where}top_k", task.top_k),
+    )
+
+
+def _batch_tasks(tasks: object) -> list[str | RouteRequest]:
+    if isinstance(tasks, str | bytes | Mapping | RouteRequest) or not isinstance(tasks, Iterable):
+        one = " one" if isinstance(tasks, str | RouteRequest) else ""
+        hint = " (route() takes one task)" if one else ""
+        raise TypeError(f"tasks: must be a list of texts or RouteRequests, not{one} {type(tasks).__name__}{hint}")
+    checked: list[str | RouteRequest] = []
+    for position, task in enumerate(tasks):
+        if isinstance(task, RouteRequest):
+            checked.append(_route_request(task, f"tasks[{position}]."))
+        elif isinstance(task, str):
+            checked.append(task)
+        else:
+            raise TypeError(f"tasks[{position}]: must be a text or a RouteRequest, not {type(task).__name__}")
+    return checked
+
+
+def _attempts(attempts: object) -> tuple[Attempt, ...]:
+    if isinstance(attempts, Attempt | str | bytes | Mapping) or not isinstance(attempts, Iterable):
+        raise TypeError(f"attempts: must be a list of Attempts, not {type(attempts).__name__}")
+    checked = tuple(attempts)
+    for position, attempt in enumerate(checked):
+        if not isinstance(attempt, Attempt):
+            raise TypeError(f"attempts[{position}]: must be a semroute.client.Attempt, not {type(attempt).__name__}")
+    return checked
+
+
+def _seconds(timeout: object, default: float) -> float:
+    """A call's ``timeout`` option: None is the default; anything else a positive, finite number of seconds."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout: must be a number of seconds or None, not {type(timeout).__name__}")
+    if not 0 < timeout < math.inf:  # also refuses NaN
+        raise ValueError(
+            f"timeout: must be a positive, finite number of seconds (None for the default, {default:g} s), "
+            f"not {timeout!r}"
+        )
+    return float(timeout)
+
+
+def _request_id(request_id: object) -> str | None:
+    if request_id is None:
+        return None
+    if not isinstance(request_id, str):
+        raise TypeError(f"request_id: must be a string or None, not {type(request_id).__name__}")
+    if not all(" " <= character <= "~" for character in request_id):  # what gRPC can send as a metadata value
+        raise ValueError("request_id: must be printable ASCII, without line breaks or other control characters")
+    return request_id
 
 
 def _read_decision(response: pb.RouteResponse) -> RemoteDecision:

@@ -31,8 +31,13 @@ class RouterClient(_core.ClientCore):
     def route(self, text: str, **options: Unpack[_core.RouteOptions]) -> api.RemoteDecision:
         """Ask which model should handle ``text``; ``options`` are those of :class:`RouteOptions`.
 
+        Every call checks its options before sending anything, as this one does.
+
         Raises:
             ServiceError: the call failed (INVALID_ARGUMENT names the field).
+            TypeError: an option the call does not take (a misspelt ``metadata`` would skip the rules that read it),
+                or a field of the wrong type (metadata and labels map strings to strings), named.
+            ValueError: a ``timeout`` that is not a positive, finite number of seconds.
         """
         return self._send(self._route_call(text, options))
 
@@ -131,7 +136,9 @@ class RouterClient(_core.ClientCore):
         """
         from semroute.execution import complete as completing
         from semroute.execution.reporting import ThreadReporter
+        from semroute.execution.request import CompletionOptions
 
+        _core.check_options("complete", options, CompletionOptions)
         with self._reporter_lock:
             if self._reporter is None:
                 self._reporter = ThreadReporter(self._report_pending)
@@ -144,6 +151,7 @@ class RouterClient(_core.ClientCore):
     def close(self) -> None:
         """Close the channels, after up to 2 s for completion reports still queued; calls in progress are
         cancelled."""
+        self._closed = True
         if self._reporter is not None:
             self._reporter.close()
         for channel in self._channels():

@@ -51,11 +51,15 @@ async def complete_async(
 
 @contextmanager
 def _reported(run: Execution, report: Report | None) -> Iterator[None]:
-    """Report the run's attempts when it ends: accepted when the body returns, not accepted on CompletionError."""
+    """Report the run's attempts when it ends: accepted when the body returns, not accepted on CompletionError, nor
+    when anything else (a bug, a cancellation) ends it after some model was called."""
     try:
         yield
     except CompletionError as failure:
         _submit(report, run, failure.attempts, accepted=False)
+        raise
+    except BaseException:
+        _submit(report, run, tuple(run.attempts), accepted=False)
         raise
     _submit(report, run, tuple(run.attempts), accepted=True)
 

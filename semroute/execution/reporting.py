@@ -2,13 +2,15 @@
 
 Reports wait in a bounded queue (:data:`REPORT_QUEUE`); a full queue drops the report and counts it, and a report the
 service refuses (no outcome store, a store that is down) is counted as failed. The blocking client sends from one
-daemon thread; the asyncio client from tasks on its own event loop, at most :data:`REPORT_QUEUE` of them at once.
-:class:`ReportCounters` says what happened to every report.
+daemon thread; the asyncio client from tasks on its own event loop, at most :data:`REPORT_QUEUE` of them at once
+(reports in flight when that loop ends are lost: counted as dropped, with a warning). :class:`ReportCounters` says
+what happened to every report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -38,7 +40,7 @@ class ReportCounters:
     """What happened to the reports of this client's completions."""
 
     sent: int = 0  # acknowledged by the service (committed to its outcome store)
-    dropped: int = 0  # the queue was full
+    dropped: int = 0  # the queue was full, or (asyncio) the event loop ended before it was sent
     failed: int = 0  # the service refused or could not be reached
 
 
@@ -118,7 +120,12 @@ class ThreadReporter:
 
 class TaskReporter:
     """Sends reports as tasks on the running event loop through ``send`` (the asyncio client's
-    ``report_outcome``)."""
+    ``report_outcome``).
+
+    The tasks live and die with the caller's loop: a loop that ends (``asyncio.run`` returning) before the client is
+    closed cancels the reports still in flight. Each is then counted as dropped and a warning is logged naming its
+    decision and the fix (close the client before the loop ends), rather than losing it in silence.
+    """
 
     def __init__(self, send: Callable[[PendingReport], Awaitable[None]]) -> None:
         """Start with no report in flight."""
@@ -136,12 +143,21 @@ class TaskReporter:
         if len(self._tasks) >= REPORT_QUEUE:
             self._tally.add("dropped")
             return
-        task = asyncio.get_running_loop().create_task(self._deliver(report))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a stream finalised after its loop ended
+            self._lost(report, "no event loop was running to send it")
+            return
+        task = loop.create_task(self._deliver(report), name=f"semroute-report-{report.decision_id}")
         self._tasks.add(task)  # a reference: the loop keeps only weak ones
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._delivered, report))
 
     async def close(self, seconds: float = CLOSE_SECONDS) -> None:
         """Wait for the reports in flight, for at most ``seconds``."""
+        # A stream abandoned just before (an async generator dropped after a break) is closed, and reports, in a task
+        # the loop creates for it one step later, which starts one step after that: let both steps run first.
+        for _ in range(2):
+            await asyncio.sleep(0)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
 
@@ -152,3 +168,18 @@ class TaskReporter:
             _outcome_of(error, report, self._tally)
         else:
             _outcome_of(None, report, self._tally)
+
+    def _delivered(self, report: PendingReport, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            self._lost(report, "the event loop ended, cancelling it, before the service acknowledged it")
+
+    def _lost(self, report: PendingReport, why: str) -> None:
+        self._tally.add("dropped")
+        logger.warning(
+            "outcome report of decision %s was lost: %s; close the client before its event loop ends "
+            "(async with AsyncRouterClient(...) as client, or await client.close()), which waits for reports in "
+            "flight",
+            report.decision_id,
+            why,
+        )

@@ -6,16 +6,20 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from semroute.execution.attempts import DEFAULT_ATTEMPT_TIMEOUT, Budget
 from semroute.execution.providers import Providers
 from semroute.types import ValidatorSpec
-from semroute.validators import CustomCheck, UnknownCustomValidatorError, check_spec
+from semroute.validators import VALIDATORS, CustomCheck, UnknownCustomValidatorError, check_spec
 
+# The least timeout routing gets: a deadline already spent ends in DEADLINE_EXCEEDED, not a refused timeout.
+MIN_ROUTE_SECONDS = 0.001
 Message = Mapping[str, Any]  # an OpenAI-format chat message: {"role": ..., "content": ...}
 Task = str | Sequence[Message]  # a text is sent as one user message
-CallValidators = Mapping[str, CustomCheck] | Sequence[ValidatorSpec | Mapping[str, CustomCheck]]
+# One validator of a call: a spec, a kind's name, a route file's form {"kind": ..., **params}, or {name: check}.
+CallValidator = ValidatorSpec | str | Mapping[str, Any]
+CallValidators = CallValidator | Sequence[CallValidator]
 
 
 class CompletionOptions(TypedDict, total=False):
@@ -23,10 +27,12 @@ class CompletionOptions(TypedDict, total=False):
 
     Attributes:
         metadata: Request metadata for routing (override rules read it), as in ``route()``.
-        validators: Checks added to the decision's for this call: :class:`~semroute.types.ValidatorSpec` values,
-            and mappings ``{name: check}`` that register the ``custom`` validators a route or this call names (a
-            check takes the output and returns None when it passes, else why it fails). Registering a check does
-            not run it; a ``ValidatorSpec("custom", {"name": ...})`` does.
+        validators: Checks added to the decision's for this call, one or a list: :class:`~semroute.types.ValidatorSpec`
+            values, kinds' names (``"json"``), mappings written like a route file's validators (``{"kind":
+            "max_chars", "limit": 1500}``, checked as ``semroute check`` checks those), and mappings ``{name:
+            check}`` that register the ``custom`` validators a route or this call names (a check takes the output
+            and returns None when it passes, else why it fails). Registering a check does not run it; a
+            ``ValidatorSpec("custom", {"name": ...})`` (or ``{"kind": "custom", "name": ...}``) does.
         deadline: Seconds the whole completion may take, routing included; no attempt starts after it and each is
             cut to what is left. None: no overall deadline.
         attempt_timeout: Seconds one model call may take (default :data:`DEFAULT_ATTEMPT_TIMEOUT`).
@@ -71,7 +77,8 @@ class CompletionRequest:
         """
         unknown = sorted(set(options) - CompletionOptions.__optional_keys__)
         if unknown:  # keyword options are a TypedDict: only a type checker would catch a misspelt one
-            raise TypeError(f"complete() got unknown options: {', '.join(unknown)}")
+            known = ", ".join(sorted(CompletionOptions.__optional_keys__))
+            raise TypeError(f"complete() got unknown options: {', '.join(unknown)}; it takes {known}")
         messages = to_messages(task)
         validators, custom_checks = split_validators(options.get("validators"))
         passed_through = {
@@ -94,9 +101,10 @@ class CompletionRequest:
 
     def route_arguments(self, now: float | None = None) -> dict[str, Any]:
         """Keyword arguments of the client's ``route()`` for this task: its text, metadata and what is left of the
-        deadline."""
+        deadline (None without one: the client's default), never less than :data:`MIN_ROUTE_SECONDS`."""
         left = self.budget.seconds_left(time.monotonic() if now is None else now)
-        return {"text": self.route_text, "metadata": self.metadata, "timeout": left}
+        timeout = None if left is None else max(left, MIN_ROUTE_SECONDS)
+        return {"text": self.route_text, "metadata": self.metadata, "timeout": timeout}
 
 
 def to_messages(task: Task) -> tuple[Message, ...]:
@@ -126,23 +134,77 @@ def route_text(messages: Sequence[Message]) -> str:
 
 
 def split_validators(given: CallValidators | None) -> tuple[tuple[ValidatorSpec, ...], dict[str, CustomCheck]]:
-    """The validators a call adds (each checked) and the custom checks it registers.
+    """The validators a call adds (each checked as ``semroute check`` checks a route file's) and the custom checks
+    it registers.
+
+    ``given`` is one item or a sequence of them; an item is a :class:`ValidatorSpec`, a kind's name (``"json"``), a
+    mapping written like a route file's validator (``{"kind": "max_chars", "limit": 1500}``), or a mapping
+    ``{name: check}`` of custom checks to register.
 
     Raises:
-        ValueError: a validator of an unknown kind or with wrong parameters.
+        ValueError: a validator of an unknown kind or with wrong parameters, or a check under an unusable name.
+        TypeError: an item of none of the accepted forms (the message names it and them).
     """
-    items: Sequence[ValidatorSpec | Mapping[str, CustomCheck]] = (
-        [given] if isinstance(given, Mapping) else list(given or ())
-    )
+    if given is None:
+        return (), {}
+    single = isinstance(given, ValidatorSpec | str | Mapping) or not isinstance(given, Sequence)
+    items: Sequence[Any] = [given] if single else cast(Sequence[Any], given)
     specs: list[ValidatorSpec] = []
     checks: dict[str, CustomCheck] = {}
-    for item in items:
-        if isinstance(item, ValidatorSpec):
-            check_spec(item)
-            specs.append(item)
+    for position, item in enumerate(items):
+        where = "validators" if single else f"validators[{position}]"
+        read = _read_validator(item, where)
+        if isinstance(read, ValidatorSpec):
+            specs.append(read)
         else:
-            checks.update(item)
+            checks.update(read)
     return tuple(specs), checks
+
+
+_ACCEPTED_FORMS = (
+    "a validator is a ValidatorSpec, a kind's name ('json'), a mapping written like a route file's validator "
+    "({'kind': 'max_chars', 'limit': 1500}), or a mapping {name: check} registering custom checks"
+)
+
+
+def _read_validator(item: Any, where: str) -> ValidatorSpec | dict[str, CustomCheck]:
+    """One item of ``validators=``: a checked spec, or the custom checks it registers."""
+    if isinstance(item, ValidatorSpec):
+        spec = item
+    elif isinstance(item, str):
+        spec = ValidatorSpec(item)
+    elif isinstance(item, Mapping) and "kind" in item and not callable(item["kind"]):
+        kind = item["kind"]
+        if not isinstance(kind, str):
+            raise TypeError(f"{where}.kind: must be the name of a validator kind, not {type(kind).__name__}")
+        spec = ValidatorSpec(kind, {name: value for name, value in item.items() if name != "kind"})
+    elif isinstance(item, Mapping):
+        return _custom_checks(item, where)
+    else:
+        raise TypeError(f"{where}: {item!r} ({type(item).__name__}) is not a validator; {_ACCEPTED_FORMS}")
+    try:
+        check_spec(spec)  # what `semroute check` applies to a route file's validators
+    except ValueError as error:
+        named = f" ({spec.kind})" if spec.kind in VALIDATORS else ""
+        raise ValueError(f"{where}{named}: {error}") from None
+    return spec
+
+
+def _custom_checks(item: Mapping[Any, Any], where: str) -> dict[str, CustomCheck]:
+    for name, check in item.items():
+        if not callable(check):
+            raise TypeError(
+                f"{where}: {dict(item)!r} is neither a validator (it has no 'kind') nor custom checks "
+                f"({name!r} maps to {check!r}, not a check: a callable taking the output); {_ACCEPTED_FORMS}"
+            )
+        try:
+            check_spec(ValidatorSpec("custom", {"name": name}))  # a name no custom validator could name is a slip
+        except ValueError:
+            raise ValueError(
+                f"{where}[{name!r}]: a custom check's name must be 1-64 characters of lower-case letters, digits "
+                "and '_', starting with a letter, as a custom validator's name is"
+            ) from None
+    return dict(item)
 
 
 def require_registered(validators: Sequence[ValidatorSpec], checks: Mapping[str, CustomCheck]) -> None:
