@@ -6,32 +6,42 @@ A table is CSV, TSV or JSON Lines (by extension), one row per task:
   RouterBench's ``prompt`` cells do) is those strings joined with newlines;
 - optionally an id (``sample_id``, else ``id``; without one, the text's SHA-256) and a route (``route``);
 - per model a quality column ``<model>`` and a cost column ``<model>|total_cost`` or ``<model>|cost``: a column is a
-  model's when its cost column is there (or a model map names it). Any other column is ignored (RouterBench's
-  ``eval_name``, ``oracle_model_to_route_to``).
+  model's when its cost column is there (or a model map names it).
+
+RouterBench's other columns (``eval_name``, ``oracle_model_to_route_to``, ``<model>|model_response``) are skipped; any
+other column is an error naming it and, where a near name tells, what it probably should be (a misspelled cost header
+would otherwise drop its model silently), unless the caller leaves it out by name (``--ignore-column``).
 
 Rows sharing a task id are one task when they hold the same text, once repeats are dropped, and the same route, and
 no model is graded on both: RouterBench splits some tasks so, the prompt sent twice (a list of two equal strings) on
 the row of some models and once on the row of the others; the first row's text is kept. A model without a quality
 for a task (a blank cell: RouterBench has some) is skipped for that task, counted per model. Qualities are 0-1 as
 they are, or 1-5 scores mapped with :func:`~semroute.learning.observations.quality_of_score`; the ``auto`` scale
-takes 1-5 when every value is an integer from 1 to 5 and some value is above 1. A model map (YAML, ``source name:
+takes 1-5 when every value is an integer from 1 to 5 and some value is above 1, 0-1 when some value is not such an
+integer, and refuses a table whose every value is 1 (every task a success, or every task the worst score: nothing
+tells which). A model map (YAML, ``source name:
 catalog name``, ``null`` to drop a model) renames models; with a map, a model it does not mention is an error, so a
 typo never drops data silently.
 
 :func:`read_outcome_table` parses and checks a table without any model (fast to test); :func:`import_outcomes` also
 embeds each task's embedded part (:func:`~semroute.task_part.part_to_embed`) and returns one observation per task and
 model, with the structural features of the whole text and propensity 1 (every model ran on every task).
+
+The observations' source (:func:`import_source`) is ``import:`` and the file's resolved path, or a name the caller
+gives: re-importing a source replaces all of its rows, so two files that share a name are two sources, and a file
+imported again after a change of its model map leaves none of its earlier rows behind.
 """
 
 from __future__ import annotations
 
 import ast
 import csv
+import difflib
 import hashlib
 import io
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,7 +63,11 @@ TEXT_COLUMNS = ("text", "prompt")  # the first one present is the text
 ID_COLUMNS = ("sample_id", "id")
 ROUTE_COLUMN = "route"
 COST_SUFFIXES = ("|total_cost", "|cost")  # the first one present is the model's cost
+SKIPPED_COLUMNS = ("eval_name", "oracle_model_to_route_to")  # RouterBench's, not read
+SKIPPED_SUFFIXES = ("|model_response",)  # RouterBench's output of a model, not read
+SOURCE_PREFIX = "import:"
 MAX_TASK_ID_CHARS = 128  # the store's limit
+MAX_SOURCE_CHARS = 256  # the store's limit
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _JSON_LINES = (".jsonl", ".ndjson")
 _MAX_CELL_CHARS = 64 * 1024 * 1024  # csv's default limit (128 KiB) is below a long task's text
@@ -86,13 +100,14 @@ class LabelledTask:
 
 @dataclass(frozen=True)
 class OutcomeTable:
-    """A table read and checked: its tasks, its models (catalog names, in column order) and the blank quality
-    cells skipped per model."""
+    """A table read and checked: its tasks, its models (catalog names, in column order), the blank quality cells
+    skipped per model, and the columns the caller left out (in column order)."""
 
     path: Path
     tasks: tuple[LabelledTask, ...]
     models: tuple[str, ...]
     skipped: Mapping[str, int]
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,13 +115,14 @@ class ImportResult:
     """What importing a table gives.
 
     Attributes:
-        source: The observations' source, ``import:<file name>``.
+        source: The observations' source (:func:`import_source`).
         observations: One per task and model with a quality.
         texts: Task id -> whole text of every task observed (for the store, only when the operator opts in).
         tasks: Tasks in the table.
         models: Catalog names of the models, in column order.
         skipped: Blank quality cells skipped, per model (models with none are left out).
         mean_quality: Mean quality (0-1) per model.
+        ignored: Columns the caller left out.
     """
 
     source: str
@@ -116,6 +132,7 @@ class ImportResult:
     models: tuple[str, ...]
     skipped: Mapping[str, int]
     mean_quality: Mapping[str, float]
+    ignored: tuple[str, ...] = ()
 
     @property
     def skipped_cells(self) -> int:
@@ -178,9 +195,13 @@ def read_outcome_table(
     route: str | None = None,
     model_map: ModelMap | Path | None = None,
     quality_scale: QualityScale = "auto",
+    ignore_columns: Collection[str] = (),
 ) -> list[LabelledTask]:
     """The tasks of a table with every model's result (see :func:`load_outcome_table`)."""
-    return list(load_outcome_table(path, route=route, model_map=model_map, quality_scale=quality_scale).tasks)
+    table = load_outcome_table(
+        path, route=route, model_map=model_map, quality_scale=quality_scale, ignore_columns=ignore_columns
+    )
+    return list(table.tasks)
 
 
 def load_outcome_table(
@@ -189,6 +210,7 @@ def load_outcome_table(
     route: str | None = None,
     model_map: ModelMap | Path | None = None,
     quality_scale: QualityScale = "auto",
+    ignore_columns: Collection[str] = (),
 ) -> OutcomeTable:
     """Read and check a table of labelled per-model results.
 
@@ -197,6 +219,8 @@ def load_outcome_table(
         route: The route of every task; without it, the table's ``route`` column.
         model_map: Source model names -> catalog names (or a YAML file of them); without it names are kept.
         quality_scale: ``0-1``, ``1-5`` (scores), or ``auto``.
+        ignore_columns: Columns left out (each must be a column of the table, and not a model's quality column);
+            any other column the importer does not read is an error.
 
     Raises:
         DatasetError: naming the file, and the row and column or the model, that is wrong.
@@ -207,23 +231,29 @@ def load_outcome_table(
         raise DatasetError("the route given for every task is empty")
     names = load_model_map(model_map) if isinstance(model_map, Path) else model_map
     records, columns = _read_records(path)
-    layout = _layout(path, columns, route, names)
+    layout = _layout(path, columns, route, names, ignore_columns)
     raw = [_raw_results(path, record, layout) for record in records]
     scale = _scale(
         quality_scale, [quality for results in raw for quality, _ in results.values() if quality is not None]
     )
     rows: dict[str, _RowTask] = {}
     for record, results in zip(records, raw, strict=True):
-        row = _task(path, record, layout, route, results, scale)
+        row = _task(path, record, layout, route, results, scale or "0-1")  # every quality 1 is valid on either scale
         earlier = rows.get(row.task.task_id)
         rows[row.task.task_id] = row if earlier is None else _merge(path, earlier, row)
+    if scale is None:  # refused once the rows are known to be good, so that a malformed row is reported first
+        raise DatasetError(
+            f"{path}: every quality is 1: a success on the 0-1 scale, the worst score on the 1-5 scale, and no other "
+            "value tells which; give the scale: --quality-scale 0-1 or --quality-scale 1-5"
+        )
     models = tuple(model for model, _ in layout.models.values())
     tasks = tuple(
         replace(row.task, results={model: row.task.results[model] for model in models if model in row.task.results})
         for row in rows.values()
     )
     skipped = {model: sum(model not in task.results for task in tasks) for model in models}
-    return OutcomeTable(path, tasks, models, {model: count for model, count in skipped.items() if count})
+    skipped = {model: count for model, count in skipped.items() if count}
+    return OutcomeTable(path, tasks, models, skipped, tuple(column for column in columns if column in ignore_columns))
 
 
 def check_against_route_set(
@@ -269,24 +299,55 @@ def import_outcomes(
     quality_scale: QualityScale = "auto",
     progress: bool = True,
     route_set: RouteSet | None = None,
+    source: str | None = None,
+    ignore_columns: Collection[str] = (),
 ) -> ImportResult:
     """Read a table (:func:`load_outcome_table`), check it against ``route_set`` when one is given, and turn it into
-    observations (:func:`observe`).
+    observations (:func:`observe`) of the source ``source`` names (:func:`import_source`).
 
     Raises:
-        DatasetError: the table, the map, or a route or model not in ``route_set``.
+        DatasetError: the table, the map, the source name, or a route or model not in ``route_set``.
     """
     names = load_model_map(model_map) if isinstance(model_map, Path) else model_map
-    table = load_outcome_table(path, route=route, model_map=names, quality_scale=quality_scale)
+    source_name = import_source(path, source)
+    table = load_outcome_table(
+        path, route=route, model_map=names, quality_scale=quality_scale, ignore_columns=ignore_columns
+    )
     if route_set is not None:
         check_against_route_set(table, route_set, model_map=names)
-    return observe(table, embedder=embedder, part=part, progress=progress)
+    return observe(table, embedder=embedder, part=part, progress=progress, source=source_name)
 
 
-def observe(table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progress: bool = True) -> ImportResult:
+def import_source(path: Path, name: str | None = None) -> str:
+    """The source of the observations imported from ``path``: ``import:`` and ``name`` when one is given (a name
+    already starting with ``import:`` is kept as it is), else ``import:`` and the file's resolved path, so that two
+    files sharing a name are two sources and re-importing one replaces only its own rows.
+
+    Raises:
+        DatasetError: the name is empty, or the source is longer than the store keeps.
+    """
+    if name is None:
+        source = SOURCE_PREFIX + str(path.resolve())
+    elif not name.strip() or name.strip() == SOURCE_PREFIX:
+        raise DatasetError("the source name is empty")
+    else:
+        name = name.strip()
+        source = name if name.startswith(SOURCE_PREFIX) else SOURCE_PREFIX + name
+    if len(source) > MAX_SOURCE_CHARS:
+        raise DatasetError(
+            f"the source {source[:60]!r}... is {len(source)} characters, over the store's limit of "
+            f"{MAX_SOURCE_CHARS} characters: name it with --source NAME"
+        )
+    return source
+
+
+def observe(
+    table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progress: bool = True, source: str | None = None
+) -> ImportResult:
     """One observation per task and model of ``table``: the embedding of the task's ``part`` (in batches, with a
-    progress bar), the structural features of its whole text, propensity 1, source ``import:<file name>``."""
-    source = f"import:{table.path.name}"
+    progress bar), the structural features of its whole text, propensity 1, source ``source`` (default: the table's
+    :func:`import_source`)."""
+    source = source if source is not None else import_source(table.path)
     observed = [task for task in table.tasks if task.results]
     vectors = embed_texts(embedder, [part_to_embed(task.text, part) for task in observed], progress=progress)
     found: list[Observation] = []
@@ -312,7 +373,9 @@ def observe(table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progres
         if (qualities := [item.quality for item in found if item.model == model])
     }
     texts = {task.task_id: task.text for task in observed}
-    return ImportResult(source, tuple(found), texts, len(table.tasks), table.models, table.skipped, means)
+    return ImportResult(
+        source, tuple(found), texts, len(table.tasks), table.models, table.skipped, means, table.ignored
+    )
 
 
 def _read_records(path: Path) -> tuple[list[_Record], list[str]]:
@@ -386,23 +449,47 @@ def _read_text(path: Path) -> str:
         raise DatasetError(f"{path}: not readable ({error})") from None
 
 
-def _layout(path: Path, columns: Sequence[str], route: str | None, model_map: ModelMap | None) -> _Layout:
-    text = next((column for column in TEXT_COLUMNS if column in columns), None)
+def _layout(
+    path: Path,
+    columns: Sequence[str],
+    route: str | None,
+    model_map: ModelMap | None,
+    ignore_columns: Collection[str],
+) -> _Layout:
+    missing = [column for column in ignore_columns if column not in columns]
+    if missing:
+        raise DatasetError(
+            f"--ignore-column {_quoted(missing)} {'is not a column' if len(missing) == 1 else 'are not columns'} of "
+            f"{path}; its columns are: {', '.join(columns)}"
+        )
+    read = [column for column in columns if column not in ignore_columns]
+    reserved = {column for column in (*TEXT_COLUMNS, *ID_COLUMNS, ROUTE_COLUMN) if column in read}
+    mapped = model_map.names if model_map is not None else {}
+    model_columns = [
+        column
+        for column in read
+        if column not in reserved and (column in mapped or any(column + suffix in read for suffix in COST_SUFFIXES))
+    ]
+    ignored_models = [
+        column
+        for column in ignore_columns
+        if column in mapped or any(column + suffix in read for suffix in COST_SUFFIXES)
+    ]
+    if ignored_models:
+        raise DatasetError(
+            f"--ignore-column {_quoted(ignored_models)} is a model's quality column (it has a cost column, or the "
+            "model map names it); leave a model out with a model map instead (--map FILE, 'name: null')"
+        )
+    _check_understood(path, read, reserved, model_columns)
+    text = next((column for column in TEXT_COLUMNS if column in read), None)
     if text is None:
         raise DatasetError(f"{path}: no text column ('text' or 'prompt'); its columns are: {', '.join(columns)}")
-    task_id = next((column for column in ID_COLUMNS if column in columns), None)
-    route_column = ROUTE_COLUMN if ROUTE_COLUMN in columns else None
+    task_id = next((column for column in ID_COLUMNS if column in read), None)
+    route_column = ROUTE_COLUMN if ROUTE_COLUMN in read else None
     if route is None and route_column is None:
         raise DatasetError(
             f"{path}: no route for its tasks: give one for every task (--route NAME) or a 'route' column"
         )
-    reserved = {text, task_id, route_column}
-    mapped = model_map.names if model_map is not None else {}
-    model_columns = [
-        column
-        for column in columns
-        if column not in reserved and (column in mapped or any(column + suffix in columns for suffix in COST_SUFFIXES))
-    ]
     if not model_columns:
         raise DatasetError(
             f"{path}: no model columns: a model needs a quality column '<model>' and a cost column "
@@ -413,11 +500,59 @@ def _layout(path: Path, columns: Sequence[str], route: str | None, model_map: Mo
         catalog = mapped.get(column, column)
         if catalog is None:
             continue  # the map leaves this model out
-        cost = next((column + suffix for suffix in COST_SUFFIXES if column + suffix in columns), None)
+        cost = next((column + suffix for suffix in COST_SUFFIXES if column + suffix in read), None)
         models[column] = (catalog, cost)
     if model_map is not None:
         _check_mapped(path, model_columns, models, model_map)
     return _Layout(text, task_id, route_column, models)
+
+
+def _check_understood(path: Path, columns: Sequence[str], reserved: Collection[str], models: Sequence[str]) -> None:
+    """Refuse a column the importer does not read, saying what it probably should be.
+
+    Raises:
+        DatasetError: naming every such column, with a guess where a near name tells, and the layout read.
+    """
+    companions = {model + suffix for model in models for suffix in (*COST_SUFFIXES, *SKIPPED_SUFFIXES)}
+    known = {*reserved, *SKIPPED_COLUMNS, *models, *companions}
+    unknown = [column for column in columns if column not in known]
+    if not unknown:
+        return
+    guesses = [f"  {column!r}: {guess}" for column in unknown if (guess := _guess(column, columns, unknown))]
+    raise DatasetError(
+        "\n".join(
+            [
+                f"{path}: {_listed('column', unknown)} not understood" + (":" if guesses else ""),
+                *guesses,
+                "The importer reads a text column ('text' or 'prompt'), optionally an id ('sample_id' or 'id') and "
+                "a 'route', and per model a quality column '<model>' with a cost column '<model>|total_cost' or "
+                "'<model>|cost' (or a quality column a model map names); RouterBench's 'eval_name', "
+                "'oracle_model_to_route_to' and '<model>|model_response' are skipped. Rename the column, or leave "
+                "it out with --ignore-column NAME.",
+            ]
+        )
+    )
+
+
+def _guess(column: str, columns: Sequence[str], unknown: Sequence[str]) -> str | None:
+    """What a column not understood probably should be, when a near name tells; None when nothing does."""
+    model, bar, suffix = column.rpartition("|")
+    orphans = [name.rpartition("|")[0] for name in unknown if "|" + name.rpartition("|")[2] in COST_SUFFIXES]
+    if bar and "|" + suffix in COST_SUFFIXES:  # a cost column whose quality column is not there
+        near = _closest(model, [name for name in unknown if "|" not in name])
+        return f"a cost column without its quality column {model!r}" + (f" (is it {near!r}?)" if near else "")
+    if bar and model in columns:
+        near = _closest("|" + suffix, (*COST_SUFFIXES, *SKIPPED_SUFFIXES))
+        return f"did you mean {model + near!r}?" if near else None
+    if any(name.startswith(column + "|") for name in columns):
+        return f"a quality column without its cost column ({column + '|total_cost'!r} or {column + '|cost'!r})"
+    near = _closest(column, (*TEXT_COLUMNS, *ID_COLUMNS, ROUTE_COLUMN, *SKIPPED_COLUMNS, *orphans))
+    return f"did you mean {near!r}?" if near else None
+
+
+def _closest(name: str, candidates: Sequence[str]) -> str | None:
+    found = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 def _check_mapped(
@@ -455,11 +590,14 @@ def _raw_results(path: Path, record: _Record, layout: _Layout) -> dict[str, tupl
     return results
 
 
-def _scale(requested: QualityScale, qualities: Sequence[float]) -> Literal["0-1", "1-5"]:
+def _scale(requested: QualityScale, qualities: Sequence[float]) -> Literal["0-1", "1-5"] | None:
+    """The scale requested, or the one the values tell (None: every value is 1, and nothing tells)."""
     if requested != "auto":
         return requested
+    if qualities and all(value == 1 for value in qualities):
+        return None
     scores = all(value.is_integer() and 1 <= value <= 5 for value in qualities)
-    return "1-5" if qualities and scores and max(qualities) > 1 else "0-1"
+    return "1-5" if qualities and scores else "0-1"
 
 
 def _task(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,27 @@ SQLITE_BUSY_SECONDS = 1.0
 POSTGRES_CONNECT_SECONDS = 3
 POSTGRES_STATEMENT_MS = 10_000
 _WRITES = "semroute_writes"  # execution option of OutcomeDatabase.writes
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """The observations of one source in the ``observations`` table.
+
+    Attributes:
+        source: ``import:<path or name>``, ``evaluate-models``.
+        observations: Rows.
+        tasks: Distinct task ids.
+        routes: Routes, sorted.
+        models: Models, sorted.
+        recorded_at: When its latest row was written (UTC).
+    """
+
+    source: str
+    observations: int
+    tasks: int
+    routes: tuple[str, ...]
+    models: tuple[str, ...]
+    recorded_at: datetime
 
 
 class OutcomeDatabase:
@@ -126,16 +148,15 @@ class OutcomeDatabase:
         )
 
     def insert_observations(self, batch: Sequence[Observation], *, texts: Mapping[str, str] | None = None) -> int:
-        """Write observations in one transaction, replacing the rows of the same (source, task_id, model); return
-        how many were written. ``texts`` (task id -> text) is kept only for the task ids it names.
+        """Write observations in one transaction, replacing the rows of the same (source, task_id, model) and keeping
+        a source's other rows (an evaluation adds to the earlier ones; :meth:`replace_source` replaces a whole
+        source); return how many were written. ``texts`` (task id -> text) is kept only for the task ids it names.
 
         Raises:
             ValueError: an observation does not fit the table (naming it and the field), or two share a key.
             sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
         """
-        check_observations(batch)
-        now, texts = utc_now(), texts or {}
-        rows = [observation_row(item, text=texts.get(item.task_id), recorded_at=now) for item in batch]
+        rows = _observation_rows(batch, texts)
         if not rows:
             return 0
         same_key = sa.and_(
@@ -144,10 +165,74 @@ class OutcomeDatabase:
             observations.c.model == sa.bindparam("key_model"),
         )
         keys = [{"key_source": row["source"], "key_task_id": row["task_id"], "key_model": row["model"]} for row in rows]
-        with self.engine.begin() as connection:
+        with self.writes.begin() as connection:
             connection.execute(sa.delete(observations).where(same_key), keys)
             connection.execute(sa.insert(observations), rows)
         return len(rows)
+
+    def replace_source(
+        self, source: str, batch: Sequence[Observation], *, texts: Mapping[str, str] | None = None
+    ) -> tuple[int, int]:
+        """Replace every row of ``source`` with ``batch`` in one transaction (a re-import: rows of tasks or models
+        the new batch no longer has go too); ``texts`` as for :meth:`insert_observations`.
+
+        Returns:
+            How many rows were written, and how many of the source's earlier rows were deleted.
+
+        Raises:
+            ValueError: an observation does not fit the table, two share a key, or one is of another source; nothing
+                is written or deleted then.
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written (nothing changes).
+        """
+        for index, item in enumerate(batch):
+            if item.source != source:
+                raise ValueError(
+                    f"observations[{index}] (task {item.task_id!r}, model {item.model!r}): source {item.source!r}, "
+                    f"not {source!r}"
+                )
+        rows = _observation_rows(batch, texts)
+        with self.writes.begin() as connection:
+            replaced = connection.execute(sa.delete(observations).where(observations.c.source == source)).rowcount
+            if rows:
+                connection.execute(sa.insert(observations), rows)
+        return len(rows), int(replaced)
+
+    def forget_source(self, source: str) -> int:
+        """Delete every row of ``source`` from the ``observations`` table; return how many (0: it had none)."""
+        with self.writes.begin() as connection:
+            return int(connection.execute(sa.delete(observations).where(observations.c.source == source)).rowcount)
+
+    def observation_sources(self) -> list[SourceSummary]:
+        """Each source of the ``observations`` table (imports, evaluations; served traffic is read from the decisions
+        and is not one of them), by name."""
+        per_source = sa.select(
+            observations.c.source,
+            sa.func.count().label("rows"),
+            sa.func.count(sa.distinct(observations.c.task_id)).label("tasks"),
+            sa.func.max(observations.c.recorded_at).label("recorded_at"),
+        ).group_by(observations.c.source)
+        pairs = sa.select(observations.c.source, observations.c.route, observations.c.model).distinct()
+        with self.engine.connect() as connection:
+            totals = list(connection.execute(per_source))
+            routes: dict[str, set[str]] = {}
+            models: dict[str, set[str]] = {}
+            for row in connection.execute(pairs):
+                routes.setdefault(row.source, set()).add(row.route)
+                models.setdefault(row.source, set()).add(row.model)
+        return sorted(
+            (
+                SourceSummary(
+                    row.source,
+                    int(row.rows),
+                    int(row.tasks),
+                    tuple(sorted(routes[row.source])),
+                    tuple(sorted(models[row.source])),
+                    row.recorded_at,
+                )
+                for row in totals
+            ),
+            key=lambda summary: summary.source,
+        )
 
     def observations(
         self, *, routes: Collection[str] | None = None, since: datetime | None = None
@@ -211,6 +296,13 @@ class OutcomeDatabase:
 def retention_cutoff(now: datetime, days: int) -> datetime:
     """The moment before which rows are purged."""
     return now - timedelta(days=days)
+
+
+def _observation_rows(batch: Sequence[Observation], texts: Mapping[str, str] | None) -> list[dict[str, Any]]:
+    """The rows of ``batch``, checked (:func:`check_observations`), each with its task's text when ``texts`` has it."""
+    check_observations(batch)
+    now, texts = utc_now(), texts or {}
+    return [observation_row(item, text=texts.get(item.task_id), recorded_at=now) for item in batch]
 
 
 def _require_decision(connection: sa.Connection, decision_id: str) -> None:

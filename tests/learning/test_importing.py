@@ -264,7 +264,8 @@ def test_tsv_and_unknown_extensions(tmp_path: Path) -> None:
     other = tmp_path / "results.xlsx"
     other.write_text("", encoding="utf-8")
 
-    assert read_outcome_table(tsv)[0].results == {"m": (1.0, 0.5)}  # total_cost is preferred over cost
+    # total_cost is preferred over cost (the scale given: a lone quality of 1 does not tell it)
+    assert read_outcome_table(tsv, quality_scale="0-1")[0].results == {"m": (1.0, 0.5)}
     with pytest.raises(DatasetError, match=r"results.xlsx: unsupported outcome table; expected .csv, .tsv or .jsonl"):
         read_outcome_table(other)
 
@@ -277,7 +278,7 @@ def test_import_outcomes_gives_one_observation_per_task_and_model(tmp_path: Path
     )
 
     assert (result.source, result.tasks, result.models, result.skipped_cells) == (
-        "import:mbpp_test.csv",
+        f"import:{path.resolve()}",
         3,
         ("small", "big"),  # in column order
         1,
@@ -324,6 +325,7 @@ def test_the_command_imports_into_a_store(tmp_path: Path, routes_dir: Path, embe
 
     assert result.exit_code == 0, result.output
     assert "tasks         3\nmodels        2\nobservations  5 written to sqlite:///" in result.output
+    assert "replaced      0 (no earlier import of this source)" in result.output
     assert "skipped       1 blank quality cells (small x1)" in result.output
     assert "  small  1.000\n  big    0.333" in result.output
     database = OutcomeDatabase(url)
@@ -336,7 +338,8 @@ def test_the_command_imports_into_a_store(tmp_path: Path, routes_dir: Path, embe
         ("mbpp.dev.1", "small", 1.0),
         ("mbpp.dev.101", "big", 1.0),
     ]
-    assert {item.source for item in found} == {"import:mbpp_test.csv"} and {item.route for item in found} == {"general"}
+    assert {item.source for item in found} == {f"import:{path.resolve()}"}
+    assert {item.route for item in found} == {"general"}
     # the route set embeds the last paragraph: the few-shot preamble is not what was embedded
     few_shot = next(item for item in found if item.task_id == "mbpp.dev.101")
     last, whole = embedder.embed([part_to_embed(FEW_SHOT, EmbedPart.LAST_PARAGRAPH), FEW_SHOT])
@@ -347,6 +350,7 @@ def test_the_command_imports_into_a_store(tmp_path: Path, routes_dir: Path, embe
     again = run_import(*common, "--store-text", "--embed-part", "whole")
 
     assert again.exit_code == 0, again.output
+    assert "replaced      5 observations of an earlier import of this source" in again.output
     database = OutcomeDatabase(url)
     replaced = next(item for item in database.observations() if item.task_id == "mbpp.dev.101")
     assert database.count("observations") == 5  # replaced, not added
