@@ -55,7 +55,7 @@ _LAZY_COMMANDS: dict[str, _LazyCommand] = {
         "semroute.report.cli:report", "server", "Cost, acceptance and savings per task type from the outcome store."
     ),
     "outcomes": _LazyCommand(
-        "semroute.learning.outcomes_cli:outcomes", "server", "Import labelled per-model results into the outcome store."
+        "semroute.learning.outcomes_cli:outcomes", "server", "Import, list and forget labelled per-model results."
     ),
     "evaluate-models": _LazyCommand(
         "semroute.learning.evaluate_cli:evaluate_models",
