@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from semroute.cli_options import ROUTES_OPTION, store_option
 from semroute.environment import default_routes_dir
-from semroute.errors import SemrouteError, StoreUnavailableError
+from semroute.errors import DatasetError, SemrouteError, StoreUnavailableError
 from semroute.learning.importing import (
     QUALITY_SCALES,
     SOURCE_PREFIX,
@@ -70,7 +70,7 @@ def outcomes() -> None:
     "--embed-part",
     type=click.Choice([part.value for part in EmbedPart]),
     default=None,
-    help="Part of each text embedded [default: the route set's settings.embedding.part].",
+    help="Part of each text embedded; must be the route set's settings.embedding.part [default: that part].",
 )
 @click.option(
     "--quality-scale",
@@ -169,7 +169,15 @@ def _import(
         path, route=route, model_map=model_map, quality_scale=quality_scale, ignore_columns=ignore_columns
     )
     check_against_route_set(table, route_set, model_map=model_map, routes=str(routes_dir))
-    part = EmbedPart(embed_part) if embed_part is not None else route_set.settings.embedding.part
+    part = route_set.settings.embedding.part
+    if embed_part is not None and EmbedPart(embed_part) is not part:
+        # the learner compares a served task's vector with these: embedded otherwise, they would not be comparable
+        raise DatasetError(
+            f"--embed-part {embed_part}: the route set in {routes_dir} embeds the {part.value} of each task it routes, "
+            "and observations must be embedded the same way for the learner to compare them with served tasks; set "
+            f"`embedding: part: {embed_part}` in {routes_dir / 'router.yaml'} (then `make index`), or leave "
+            "--embed-part out"
+        )
     embedder = FastEmbedEmbedder(route_set.settings.embedding)  # loaded only once the table is known to be good
     return observe(table, embedder=embedder, part=part, source=source)
 

@@ -347,7 +347,10 @@ def test_the_command_imports_into_a_store(tmp_path: Path, routes_dir: Path, embe
     assert float(few_shot.embedding @ whole) < 0.95
     assert set(stored_texts(url).values()) == {None}  # no text unless asked
 
-    again = run_import(*common, "--store-text", "--embed-part", "whole")
+    # embedded otherwise than the route set serves, the observations could not be compared with served tasks
+    mismatched = run_import(*common, "--embed-part", "whole")
+    assert mismatched.exit_code == 2 and "embeds the last_paragraph of each task it routes" in mismatched.output
+    again = run_import(*common, "--store-text", "--embed-part", "last_paragraph")
 
     assert again.exit_code == 0, again.output
     assert "replaced      5 observations of an earlier import of this source" in again.output
@@ -355,7 +358,7 @@ def test_the_command_imports_into_a_store(tmp_path: Path, routes_dir: Path, embe
     replaced = next(item for item in database.observations() if item.task_id == "mbpp.dev.101")
     assert database.count("observations") == 5  # replaced, not added
     database.close()
-    np.testing.assert_allclose(replaced.embedding, whole, atol=2e-3)
+    np.testing.assert_allclose(replaced.embedding, last, atol=2e-3)
     texts = stored_texts(url)
     assert texts["mbpp.dev.101", "big"] == FEW_SHOT
     assert texts["arc-challenge.val.172", "small"] == f"{QUESTION}\n{QUESTION}"
