@@ -1,5 +1,6 @@
 """The learned model choice's view of one request: estimates for the models of a route's chain, computed only when
-the decided route asks for them, and the request's exploration draw."""
+the decided route asks for them (none for a model whose evidence for this task is thin), and the request's
+exploration draw."""
 
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ class LearnedChooser:
         return structural_features(self._text, self._input_tokens)
 
     def estimates(self, route: str, chain: Sequence[ResolvedModel]) -> Mapping[str, ModelEstimate]:
-        """Estimates of the chain's models that have one on ``route``."""
+        """Estimates of the chain's models (never another: the choice stays within the chain) that have one on
+        ``route`` and whose evidence for this task is not thin: a model with fewer than ``min_similar`` past tasks
+        similar to this one gets none, so that for a task unlike anything observed the static choice stands and the
+        trace says which models had too little evidence."""
         learned = self._learned
         if learned is None:
             return {}
@@ -57,7 +61,7 @@ class LearnedChooser:
         costs = _expected_costs(learned, route, chain, tokens)
         for model in chain:
             estimate = learned.estimate(route, model.name, self._vector, [self._features])
-            if estimate is not None:
+            if estimate is not None and estimate[0].similar >= learned.settings.min_similar:
                 found[model.name] = ModelEstimate(
                     model.name, estimate[0].success, estimate[0].similar, costs[model.name]
                 )

@@ -2,10 +2,12 @@
 
 Per route and model of the route's chain:
 
-- **Neighbours**: the past tasks nearest in embedding space that this model was tried on, each weighted by its
-  similarity (``exp((s - s_best) / temperature)``) and its inverse propensity (served traffic is biased towards the
-  models the router picked; exploration's recorded probabilities undo that), shrunk towards the model's overall
-  success rate on the route with ``prior_strength`` pseudo-tasks: thin evidence gives the route's rate, not noise.
+- **Neighbours**: the past tasks nearest in embedding space that this model was tried on and that are actually
+  similar (cosine at least ``similarity_floor``), each weighted by its similarity (``exp((s - s_best) /
+  temperature)``) and its inverse propensity (served traffic is biased towards the models the router picked;
+  exploration's recorded probabilities undo that), shrunk towards the model's overall success rate on the route with
+  ``prior_strength`` pseudo-tasks: thin evidence gives the route's rate, not noise. The floor is absolute: the
+  nearest of a far-away neighbourhood is no evidence, however near its companions are to it.
 - **A linear model of the embedding** (logistic regression, inverse-propensity weighted): what separates successes
   from failures along directions the nearest neighbours see only locally.
 - **The route's pooled difficulty**, from every model's outcomes at once (a task most models fail is hard for the
@@ -18,13 +20,17 @@ Per route and model of the route's chain:
   mix models at random, which costs quality at equal cost (``make bench-cost`` picks 0.003-0.01 on validation
   there; the default, 0.1, still lets a strong signal through, as in the tests' hand-made clusters).
 
-A model with fewer than ``min_evidence`` observations on a route gets no estimate: the static choice stands.
+A model with fewer than ``min_evidence`` observations on a route gets no estimate: the static choice stands. A task
+with fewer than ``min_similar`` similar past tasks of a model lies outside what was observed: the regressions and the
+calibrator would only extrapolate there, so its estimate is shrunk to the model's rate on the route (all the way with
+none), and the chooser gives the model no estimate for that task (:mod:`semroute.learning.chooser`). The calibrator's
+structural inputs are also held within ``structure_clip`` standard deviations of what it was fitted on.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +43,7 @@ from semroute.learning.observations import Observation
 
 FloatArray = npt.NDArray[np.float64]
 _EPSILON = 1e-4
+_ESTIMATES = 4  # the calibrator's first inputs: the four estimates' log-odds; the structural features follow
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,14 @@ class LearnerSettings:
 
     neighbours: int = 24
     temperature: float = 0.05  # similarity scale of the neighbours' weights
+    # cosine below which a past task is no evidence about a task. all-MiniLM-L6-v2 puts paraphrases of a task at
+    # 0.55-0.92; pairs of tasks of different bundled routes below 0.31 (99th percentile); a bundled route's task and
+    # its nearest RouterBench prompt at 0.23 (median; 99th percentile 0.42-0.44), a code fix and the nearest
+    # ARC-Challenge question at 0.18; a RouterBench test prompt and its nearest train prompt of the same family at
+    # 0.51-0.95 (5th-95th percentile). At 0.5, 1-4 % of those in-family prompts would have no evidence at all.
+    similarity_floor: float = 0.4
+    min_similar: int = 1  # similar past tasks below which a task's estimate is shrunk to the route rate (pro rata)
+    structure_clip: float = 3.0  # standard deviations the calibrator's structural inputs are clipped to
     prior_strength: float = 4.0  # pseudo-tasks at the route's success rate added to every neighbourhood
     min_evidence: int = 20  # observations of a model on a route below which it gets no estimate
     regularisation: float = 0.3  # inverse L2 strength of the embedding's logistic regressions (per model, pooled)
@@ -59,7 +74,7 @@ class TaskEstimate:
     """One model's estimate for one task."""
 
     success: float  # calibrated P(success)
-    similar: int  # neighbours within two temperatures of the nearest: the evidence close to this task
+    similar: int  # past tasks of this model at or above the similarity floor (of the nearest ``neighbours``)
 
 
 @dataclass
@@ -154,19 +169,29 @@ class LearnedModels:
         pooled, _ = _neighbours(difficulty, queries, settings, exclude_self=False)
         linear = _sigmoid(queries.astype(np.float64) @ estimator.embedding_coef + estimator.embedding_intercept)
         estimates = np.column_stack([_logit(knn), _logit(linear), _logit(pooled), _logit(difficulty.linear(queries))])
-        success = _calibrated(estimator, estimates, features)
+        success = _calibrated(estimator, estimates, features, settings.structure_clip)
+        # outside what was observed the regressions and the calibrator extrapolate: back to the route rate
+        support = np.minimum(similar / settings.min_similar, 1.0) if settings.min_similar > 0 else np.ones(len(similar))
+        success = estimator.prior + support * (success - estimator.prior)
         return [TaskEstimate(float(p), int(n)) for p, n in zip(success, similar, strict=True)]
 
 
-def fit(observations: Sequence[Observation], settings: LearnerSettings | None = None) -> LearnedModels:
-    """Learn every (route, model) pair with at least ``min_evidence`` observations."""
+def fit(
+    observations: Sequence[Observation],
+    settings: LearnerSettings | None = None,
+    chains: Mapping[str, Collection[str]] | None = None,
+) -> LearnedModels:
+    """Learn every (route, model) pair with at least ``min_evidence`` observations; given ``chains`` (per route the
+    models of its chain), only the chain's models of each route, a route without a chain none. Every model's
+    outcomes count toward the route's pooled difficulty all the same."""
     settings = settings or LearnerSettings()
     grouped: dict[str, dict[str, list[Observation]]] = defaultdict(lambda: defaultdict(list))
     for observation in observations:
         grouped[observation.route][observation.model].append(observation)
     learned = LearnedModels(settings, {})
     for route, by_model in sorted(grouped.items()):
-        evidenced = {model: rows for model, rows in sorted(by_model.items()) if len(rows) >= settings.min_evidence}
+        wanted = by_model if chains is None else {m: rows for m, rows in by_model.items() if m in chains.get(route, ())}
+        evidenced = {model: rows for model, rows in sorted(wanted.items()) if len(rows) >= settings.min_evidence}
         if not evidenced:
             continue
         difficulty = route_difficulty([row for rows in by_model.values() for row in rows], settings)
@@ -238,7 +263,7 @@ def fit_model(
     prior = float(np.average(labels, weights=weights))
     costs = [row.cost_usd for row in rows if row.cost_usd is not None]
     outputs = [row.output_tokens for row in rows if row.output_tokens is not None]
-    inputs = 4 + len(STRUCTURAL_FEATURES)
+    inputs = _ESTIMATES + len(STRUCTURAL_FEATURES)
     estimator = ModelEstimator(
         model=model,
         vectors=vectors,
@@ -264,7 +289,7 @@ def fit_model(
     table = np.column_stack([estimates, _structure([row.features for row in rows])])
     estimator.calibrator_mean = table.mean(axis=0)
     estimator.calibrator_scale = np.where(table.std(axis=0) > 1e-9, table.std(axis=0), 1.0)
-    scaled = (table - estimator.calibrator_mean) / estimator.calibrator_scale
+    scaled = _scaled(estimator, table, settings.structure_clip)
     estimator.calibrator_coef, estimator.calibrator_intercept = _logistic(scaled, labels, weights, settings.calibration)
     estimator.embedding_coef, estimator.embedding_intercept = _logistic(
         vectors, labels, weights, settings.regularisation
@@ -321,30 +346,36 @@ class _Neighbourhood(Protocol):
 def _neighbours(
     source: _Neighbourhood, queries: npt.NDArray[np.float32], settings: LearnerSettings, *, exclude_self: bool
 ) -> tuple[FloatArray, npt.NDArray[np.int64]]:
-    """The shrunk, similarity- and propensity-weighted success rate of each query's nearest tasks, and how many of
-    them lie within two temperatures of the nearest."""
+    """The shrunk, similarity- and propensity-weighted success rate of each query's nearest tasks at or above the
+    similarity floor (none: the prior), and how many of them there are."""
     wanted = min(settings.neighbours + int(exclude_self), len(source.rates))
     index: Any = source.index()
     similarities, rows = index.search(np.ascontiguousarray(queries, dtype=np.float32), wanted)
     if exclude_self:  # each training task's own row is its nearest: leave it out
         similarities, rows = similarities[:, 1:], rows[:, 1:]
-    valid = rows >= 0
-    rows = np.where(valid, rows, 0)
+    similar = (rows >= 0) & (similarities >= settings.similarity_floor)
+    rows = np.where(similar, rows, 0)
     nearest = similarities[:, :1]
-    kernel = np.exp((similarities - nearest) / settings.temperature) * source.weights[rows] * valid
+    kernel = np.exp((similarities - nearest) / settings.temperature) * source.weights[rows] * similar
     successes = (kernel * source.rates[rows]).sum(axis=1)
     strength = settings.prior_strength
     estimate = (successes + strength * source.prior) / (kernel.sum(axis=1) + strength)
-    similar = ((similarities >= nearest - 2 * settings.temperature) & valid).sum(axis=1)
-    return np.clip(estimate, _EPSILON, 1 - _EPSILON), similar.astype(np.int64)
+    return np.clip(estimate, _EPSILON, 1 - _EPSILON), similar.sum(axis=1).astype(np.int64)
 
 
 def _calibrated(
-    estimator: ModelEstimator, estimates: FloatArray, features: Sequence[Mapping[str, float]]
+    estimator: ModelEstimator, estimates: FloatArray, features: Sequence[Mapping[str, float]], clip: float
 ) -> FloatArray:
     table = np.column_stack([estimates, _structure(features)])
+    return _sigmoid(_scaled(estimator, table, clip) @ estimator.calibrator_coef + estimator.calibrator_intercept)
+
+
+def _scaled(estimator: ModelEstimator, table: FloatArray, clip: float) -> FloatArray:
+    """The calibrator's inputs standardised, the structural ones held within ``clip`` standard deviations of the
+    tasks it was fitted on (a structure never seen, e.g. ten file paths, is no licence to extrapolate)."""
     scaled = (table - estimator.calibrator_mean) / estimator.calibrator_scale
-    return _sigmoid(scaled @ estimator.calibrator_coef + estimator.calibrator_intercept)
+    scaled[:, _ESTIMATES:] = np.clip(scaled[:, _ESTIMATES:], -clip, clip)
+    return scaled
 
 
 def _structure(features: Sequence[Mapping[str, float]]) -> FloatArray:

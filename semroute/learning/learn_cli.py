@@ -13,7 +13,13 @@ import click
 from semroute.cli_options import ROUTES_OPTION, STORE_OPTION
 from semroute.environment import default_learned_path, default_routes_dir
 from semroute.learning.choice import ChoicePolicy
-from semroute.learning.learning import DEFAULT_HOLDOUT, LearningResult, ModelReport, learn_and_measure
+from semroute.learning.learning import (
+    DEFAULT_HOLDOUT,
+    MIN_AUC_OUTCOMES,
+    LearningResult,
+    ModelReport,
+    learn_and_measure,
+)
 
 
 @click.command(name="learn")
@@ -56,6 +62,7 @@ def learn_command(
     from semroute.route_files import load_route_set
     from semroute.store import OutcomeDatabase
 
+    _require_existing_store(store_url)  # a mistyped path is an error, not a new empty store
     route_set = load_route_set(routes_dir or default_routes_dir())
     # the embedding model the outcomes' vectors must match, checked before minutes of learning, not after
     identity = FastEmbedEmbedder(route_set.settings.embedding).identity
@@ -74,7 +81,8 @@ def learn_command(
     if min_evidence is not None:
         settings = replace(settings, min_evidence=min_evidence)
     click.echo(f"learning from {len(observations):,} outcomes in {database.where} ...", err=True)
-    result = learn_and_measure(observations, settings, holdout)
+    chains = {route.name: {route.model, *route.fallbacks, *route.cascade} for route in route_set.routes}
+    result = learn_and_measure(observations, settings, holdout, chains)
     path = out or default_learned_path()
     summary = _summary(result)
     write_learned(path, to_members(result.learned, identity, summary))
@@ -85,6 +93,14 @@ def learn_command(
     learned_routes = {route.name for route in route_set.routes if route.choice.policy is ChoicePolicy.LEARNED}
     unused = sorted(set(result.learned.routes) - learned_routes)
     click.echo(f"wrote {path}: estimates for {_count(result)} (route, model) pairs", err=True)
+    outside = [f"{report.model} on {report.route}" for report in result.models if not report.in_chain]
+    if outside:
+        click.echo(
+            f"note: not learned, outside the route's chain (the choice never leaves it): {', '.join(outside)}; their "
+            "outcomes still count toward the route's pooled difficulty. To estimate a model on a route, add it to the "
+            "route's fallbacks or cascade and learn again",
+            err=True,
+        )
     if unused:
         click.echo(
             f"note: {', '.join(unused)} keep their static choice until their route file sets "
@@ -92,6 +108,27 @@ def learn_command(
             err=True,
         )
     click.echo("next: `semroute index` (or `make index`) puts it into the index; a running server reloads it", err=True)
+
+
+def _require_existing_store(url: str) -> None:
+    """Refuse an SQLite store that does not exist (as ``semroute report`` does) before anything creates it.
+
+    Raises:
+        StoreError: no file at the SQLite URL or path ``url`` names.
+    """
+    import sqlalchemy as sa
+
+    from semroute.errors import StoreError
+    from semroute.store import engine_url
+
+    parsed = sa.make_url(engine_url(url))
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" and not Path(database).exists():
+        raise StoreError(
+            f"no outcome store at {database} (nothing was created there). A store holds no outcomes until "
+            "`semroute serve --store ...` records served ones, or `semroute outcomes import FILE --store ...` / "
+            "`semroute evaluate-models --store ...` writes some; give --store the path of one of these"
+        )
 
 
 def _count(result: LearningResult) -> int:
@@ -110,9 +147,11 @@ def _model_json(report: ModelReport) -> dict[str, Any]:
     quality = asdict(report.held_out) if report.held_out else None
     if quality is not None:
         quality["bins"] = [dict(item) for item in quality["bins"]]
+        quality["auc_note"] = report.auc_note  # why AUC is null although the estimates were measured
     return {
         "route": report.route,
         "model": report.model,
+        "in_chain": report.in_chain,
         "observations": report.observations,
         "success_rate": round(report.success_rate, 4),
         "held_out": quality,
@@ -124,15 +163,20 @@ def _table(result: LearningResult) -> str:
         f"{'route':<22} {'model':<28} {'outcomes':>8} {'success':>8} {'held-out':>8} {'AUC':>6} {'ECE':>6} {'Brier':>6}"
     ]
     for report in result.models:
+        row = f"{report.route:<22} {report.model:<28} {report.observations:>8,} {report.success_rate:>8.1%} "
         quality = report.held_out
-        auc = f"{quality.auc:.3f}" if quality and quality.auc is not None else "-"
-        lines.append(
-            f"{report.route:<22} {report.model:<28} {report.observations:>8,} {report.success_rate:>8.1%} "
-            f"{quality.outcomes if quality else 0:>8,} {auc:>6} "
-            f"{f'{quality.ece:.3f}' if quality else '-':>6} {f'{quality.brier:.3f}' if quality else '-':>6}"
-        )
+        if not report.in_chain:
+            lines.append(f"{row}  outside the chain: not learned, never chosen")
+            continue
+        if quality is None:
+            lines.append(f"{row}{report.held_out_successes + report.held_out_failures:>8,} {'-':>6} {'-':>6} {'-':>6}")
+            continue
+        auc = f"{quality.auc:.3f}" if quality.auc is not None else "n/a"
+        row += f"{quality.outcomes:>8,} {auc:>6} {quality.ece:>6.3f} {quality.brier:>6.3f}"
+        lines.append(f"{row}  {report.auc_note}" if report.auc_note else row)
     lines.append(
-        "AUC: chance a held-out success is rated above a failure (0.5 = no skill); ECE: mean |predicted - observed| "
+        "AUC: chance a held-out success is rated above a failure (0.5 = no skill), given from at least "
+        f"{MIN_AUC_OUTCOMES} held-out successes and {MIN_AUC_OUTCOMES} failures; ECE: mean |predicted - observed| "
         "over probability bins (0 = calibrated)"
     )
     return "\n".join(lines)
