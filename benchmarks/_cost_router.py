@@ -114,18 +114,21 @@ def choices(estimates: Estimates, models: Sequence[str], chain: Sequence[int], s
     settings = setting.choice()
     picked = np.empty(len(estimates.success), dtype=np.int64)
     for i, row in enumerate(estimates.success):
-        found = {
-            models[j]: ModelEstimate(models[j], float(row[j]), 0, float(estimates.expected_cost[j])) for j in chain
+        found = {  # a model the learner gave no estimate for this task (NaN) is left out, as serving leaves it out
+            models[j]: ModelEstimate(models[j], float(row[j]), 0, float(estimates.expected_cost[j]))
+            for j in chain
+            if np.isfinite(row[j])
         }
         picked[i] = position[choose(GPT4, names, found, settings, draw=0.0, may_explore=False).model]
     return picked
 
 
-def fast_choices(estimates: Estimates, chain: Sequence[int], setting: Setting) -> IntArray:
+def fast_choices(estimates: Estimates, chain: Sequence[int], setting: Setting, static: int) -> IntArray:
     """The same rule as :func:`choices`, vectorised, for ranking learner settings on validation (the final
     validation and test sweeps go through :func:`choices`)."""
     columns = np.asarray(chain)
     success, cost = estimates.success[:, columns], estimates.expected_cost[columns]
+    success = np.where(np.isfinite(success), success, -np.inf)  # no estimate: never adequate, never the best
     if setting.kind == "quality_target":
         floor = np.full((len(success), 1), setting.value)
     else:
@@ -136,6 +139,8 @@ def fast_choices(estimates: Estimates, chain: Sequence[int], setting: Setting) -
     none = ~adequate.any(axis=1)
     picked[none] = success[none].argmax(axis=1)
     chosen: IntArray = columns[picked].astype(np.int64)
+    thin = (np.isfinite(success).sum(axis=1) < 2) | ~np.isfinite(estimates.success[:, static])
+    chosen[thin] = static  # as learned_choice: too little evidence, the static choice stands
     return chosen
 
 
@@ -149,7 +154,10 @@ def sweep(
 ) -> IntArray:
     """The choice of every prompt under every setting (settings x prompts), GPT-4 being the route's static model
     (what stands where the evidence is too thin)."""
-    picked = [fast_choices(estimates, chain, s) if fast else choices(estimates, models, chain, s) for s in settings]
+    static = list(models).index(GPT4)
+    picked = [
+        fast_choices(estimates, chain, s, static) if fast else choices(estimates, models, chain, s) for s in settings
+    ]
     return np.array(picked, dtype=np.int64)
 
 

@@ -118,3 +118,19 @@ def test_bootstrap_aiq_of_the_full_sample_is_the_aiq() -> None:
     cost = np.array([[1.0, 5.0, 11.0]])
     values = bootstrap_aiq(quality, cost, (quality, cost))
     assert values[0] == pytest.approx(aiq([Point(1.0, 0.5), Point(5.0, 0.8), Point(11.0, 0.9)], 1.0, 11.0))
+
+
+def test_a_task_without_an_estimate_keeps_the_static_model_in_both_choice_rules() -> None:
+    """A model the learner gives no estimate for a task (too little similar evidence) is NaN in the bench; serving
+    leaves it out and keeps the static choice when the static model has none. The bench used to pick the chain's
+    first model instead."""
+    from benchmarks._cost_data import GPT4
+    from benchmarks._cost_router import Estimates, Setting, sweep
+
+    models = ["cheap", "mid", GPT4]
+    success = np.array([[0.9, 0.95, 0.97], [0.9, 0.95, np.nan], [np.nan, np.nan, 0.97], [0.2, 0.95, 0.97]])
+    estimates = Estimates(success, np.array([0.001, 0.01, 0.1]))
+    settings = [Setting("max_quality_loss", 0.1)]
+    for fast in (False, True):
+        picked = sweep(estimates, models, [0, 1, 2], fast=fast, settings=settings)[0]
+        assert [models[j] for j in picked] == ["cheap", GPT4, GPT4, "mid"], fast
