@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 # Shared by name: pytest finds fixtures through the conftest namespace, so importing them is what makes them visible
 # here. Under tests/client they are separate instances (one more server per session), built from the same functions.
-from tests.service.conftest import client, session_server, start_server, target  # noqa: F401
+from tests.service.conftest import certificates, client, session_server, start_server, target  # noqa: F401
 
 # The working tree is copied before installing: pip builds a local project in place, and setuptools' build/ folder
 # would both litter the shared tree and leak files deleted since into later wheels.

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from semroute.client import AsyncRouterClient, ClientTls, RouterClient
 from semroute.service import TlsFiles
@@ -16,19 +15,6 @@ from tests.service.conftest import RunningServer
 
 TOKEN = "user-token"
 TASK = "write unit tests for the parser"
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[TlsFiles, ClientTls]:
-    """A throwaway CA, a server certificate for 'semroute.test' and the matching client settings."""
-    folder = tmp_path_factory.mktemp("tls")
-    authority = trustme.CA()
-    certificate = authority.issue_cert("semroute.test")
-    chain, key, ca = folder / "chain.pem", folder / "key.pem", folder / "ca.pem"
-    certificate.private_key_pem.write_to_path(str(key))
-    chain.write_bytes(b"".join(blob.bytes() for blob in certificate.cert_chain_pems))
-    authority.cert_pem.write_to_path(str(ca))
-    return TlsFiles(chain, key), ClientTls(root_certificates=ca, server_name="semroute.test")
 
 
 def test_a_token_read_from_a_file_with_its_newline_is_accepted(

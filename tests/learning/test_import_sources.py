@@ -5,7 +5,6 @@ and a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +27,8 @@ from tests.store import conftest as store_fixtures
 # The store's fixtures (an SQLite file, and a database on a real PostgreSQL), and the importer's route set.
 store_url = store_fixtures.store_url
 postgres_server = store_fixtures.postgres_server
+database = store_fixtures.database
 routes_dir = test_importing.routes_dir
-
-
-@pytest.fixture
-def database(store_url: str) -> Iterator[OutcomeDatabase]:
-    """A migrated, empty store."""
-    opened = OutcomeDatabase(store_url)
-    opened.migrate()
-    yield opened
-    opened.close()
 
 
 def observation(

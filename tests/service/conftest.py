@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+import trustme
 
-from semroute.client import RouterClient
+from semroute.client import ClientTls, RouterClient
 from semroute.embedding import FastEmbedEmbedder, ModelIdentity
 from semroute.index import IndexArtifact, build_index
 from semroute.route_files import RouteSet
-from semroute.service import RouterServer, ServerConfig, create_server
+from semroute.service import RouterServer, ServerConfig, TlsFiles, create_server
 from semroute.store import StoreSettings, sqlite_url
 from tests.conftest import REPO
 
@@ -254,3 +255,16 @@ class ServerProcess:
         found = matching()
         assert found is not None, f"server exited with {self.process.returncode} before logging {message!r}"
         return found
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[TlsFiles, ClientTls]:
+    """A throwaway CA, a server certificate for 'semroute.test' and the matching client settings."""
+    folder = tmp_path_factory.mktemp("tls")
+    authority = trustme.CA()
+    certificate = authority.issue_cert("semroute.test")
+    chain, key, ca = folder / "chain.pem", folder / "key.pem", folder / "ca.pem"
+    certificate.private_key_pem.write_to_path(str(key))
+    chain.write_bytes(b"".join(blob.bytes() for blob in certificate.cert_chain_pems))
+    authority.cert_pem.write_to_path(str(ca))
+    return TlsFiles(chain, key), ClientTls(root_certificates=ca, server_name="semroute.test")

@@ -8,7 +8,6 @@ from typing import Any
 
 import grpc
 import pytest
-import trustme
 
 from semroute.client import ClientTls, RouterClient, ServiceError, ServingStatus
 from semroute.errors import ConfigError
@@ -17,19 +16,6 @@ from semroute.service import TlsFiles
 from .conftest import RunningServer
 
 TOKEN = "s3cret-token"
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[TlsFiles, ClientTls]:
-    """A throwaway CA, a server certificate for 'semroute.test' and the matching client settings."""
-    folder = tmp_path_factory.mktemp("tls")
-    authority = trustme.CA()
-    certificate = authority.issue_cert("semroute.test")
-    chain, key, ca = folder / "chain.pem", folder / "key.pem", folder / "ca.pem"
-    certificate.private_key_pem.write_to_path(str(key))
-    chain.write_bytes(b"".join(blob.bytes() for blob in certificate.cert_chain_pems))
-    authority.cert_pem.write_to_path(str(ca))
-    return TlsFiles(chain, key), ClientTls(root_certificates=ca, server_name="semroute.test")
 
 
 def test_tls_with_a_token_round_trip(start_server: Any, certificates: tuple[TlsFiles, ClientTls]) -> None:

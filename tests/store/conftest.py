@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from semroute.store import OutcomeStore, PendingDecision, StoreSettings, sqlite_url, utc_now
+from semroute.store import OutcomeDatabase, OutcomeStore, PendingDecision, StoreSettings, sqlite_url, utc_now
 from semroute.types import Candidate, ModelConfig, ResolvedModel, RouteDecision, RouteRequest, Tier
 
 PGSERVER_MISSING = "pgserver is not installed (make install adds it): the PostgreSQL store tests need it"
@@ -79,6 +79,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return sqlite_url(tmp_path / "outcomes.db")
     server = request.getfixturevalue("postgres_server")
     return new_postgres_database(server)
+
+
+@pytest.fixture
+def database(store_url: str) -> Iterator[OutcomeDatabase]:
+    """A migrated, empty store on this test's URL (SQLite or PostgreSQL)."""
+    opened = OutcomeDatabase(store_url)
+    opened.migrate()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

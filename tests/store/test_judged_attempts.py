@@ -4,9 +4,6 @@ better (60 unchecked completions raised deepseek's estimated success on code_cha
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 
 from semroute.store import OutcomeDatabase, PendingDecision, utc_now
@@ -18,15 +15,6 @@ from tests.store.conftest import pending_decision
 UNCHECKED = Attempt("deepseek-v3.2", AttemptOutcome.ACCEPTED, 300.0, 10, 10, 0.00001)
 CHECKED = Attempt("deepseek-v3.2", AttemptOutcome.ACCEPTED, 300.0, 10, 10, 0.00001, passed_validators=("json",))
 REFUSED = Attempt("gpt-5-mini", AttemptOutcome.INVALID, 200.0, 10, 10, 0.00001, "json", "not JSON")
-
-
-@pytest.fixture
-def database(store_url: str) -> Iterator[OutcomeDatabase]:
-    """A migrated, empty store."""
-    opened = OutcomeDatabase(store_url)
-    opened.migrate()
-    yield opened
-    opened.close()
 
 
 def served(database: OutcomeDatabase, text: str, *attempts_made: Attempt, score: int | None = None) -> PendingDecision:

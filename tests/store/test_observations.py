@@ -4,7 +4,6 @@ given, and served attempts read back as observations."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -27,15 +26,6 @@ SERVED_ATTEMPTS = (
     Attempt("claude-sonnet-4-6", AttemptOutcome.PROVIDER_ERROR, 95.0, message="429", error_class="RateLimitError"),
     Attempt("gpt-5.2", AttemptOutcome.ACCEPTED, 1500.0, 120, 300, 0.0042, passed_validators=("json",)),
 )
-
-
-@pytest.fixture
-def database(store_url: str) -> Iterator[OutcomeDatabase]:
-    """A migrated, empty store."""
-    opened = OutcomeDatabase(store_url)
-    opened.migrate()
-    yield opened
-    opened.close()
 
 
 def unit_vector(seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
