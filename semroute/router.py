@@ -2,6 +2,12 @@
 
 This is the whole request path (validate -> embed prefix -> nearest utterances -> route scores -> decision); the CLI
 and the gRPC service are thin layers over it.
+
+A task is embedded as one or more parts (:meth:`Router.embedded_parts`: several with ``settings.embedding.part:
+best_part``), all of a call's parts in one embedding call. Each part is scored on its own and a route keeps the
+score, and the signals, of its best part: a content-bearing task then matches the bare-instruction utterances on its
+instruction part, and a bare task is one part, scored as always. One vector per task (the last part's) goes to the
+outcome store and the learned model choice.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from semroute.index import IndexArtifact
 from semroute.learning.choice import ChoicePolicy
 from semroute.learning.chooser import LearnedChooser
 from semroute.signals import Query, blend_signals, compute_signals
-from semroute.task_part import part_to_embed
+from semroute.task_part import part_to_embed, parts_to_embed
 from semroute.types import Candidate, RouteDecision, RouteRequest
 
 MAX_TEXT_CHARS = 1_000_000
@@ -30,6 +36,24 @@ MAX_TOP_K = 200
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE_CHARS = 256
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # fullmatch: `$` would let a trailing newline through
+
+PartVectors = Sequence[Vectors]
+"""The vectors of requests' embedded parts: item ``i`` is a ``(parts, dim)`` array for request ``i``, its rows in
+:meth:`Router.embedded_parts` order (the last row is the task's vector)."""
+
+
+def split_rows(vectors: Vectors, counts: Sequence[int]) -> list[Vectors]:
+    """``vectors`` cut into consecutive blocks of ``counts`` rows (the parts of each request, embedded together)."""
+    ends = np.cumsum(counts, dtype=np.int64)
+    return [vectors[end - count : end] for end, count in zip(ends.tolist(), counts, strict=True)]
+
+
+def task_vectors(part_vectors: PartVectors, dim: int) -> Vectors:
+    """One vector per request, the last row of each (:func:`~semroute.task_part.part_to_embed`'s part): what the
+    outcome store keeps and the learned model choice reads, whatever the number of parts scored."""
+    if not part_vectors:
+        return np.empty((0, dim), dtype=np.float32)
+    return np.vstack([vectors[-1:] for vectors in part_vectors])
 
 
 def validate_batch(requests: Sequence[RouteRequest]) -> None:
@@ -120,62 +144,97 @@ class Router:
         return self._route_valid(requests)
 
     def embedding_work(self, parts: Sequence[str]) -> int:
-        """What embedding ``parts`` (texts' :meth:`embedded_part`) costs, in tokens: each one's prefix (at most
+        """What embedding ``parts`` (texts' :meth:`embedded_parts`) costs, in tokens: each one's prefix (at most
         ``max_tokens``), plus the two special tokens every text gets. Admission control counts work in these units."""
         limit = self._embedder.identity.max_tokens
         return sum(min(estimate_tokens(part), limit) + 2 for part in parts)
 
     def embedded_part(self, text: str) -> str:
-        """The part of a task's text that is embedded (the route set's ``settings.embedding.part``)."""
+        """The part of a task's text whose vector stands for the task (the outcome store, the learned choice)."""
         return part_to_embed(text, self._part)
+
+    def embedded_parts(self, text: str) -> tuple[str, ...]:
+        """Every part of a task's text that is embedded and scored (the route set's ``settings.embedding.part``):
+        one, unless ``best_part``; the last is :meth:`embedded_part`'s."""
+        return parts_to_embed(text, self._part)
 
     def _route_valid(self, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
         return self.route_embedded(requests)[0]
 
     def route_embedded(self, requests: Sequence[RouteRequest]) -> tuple[list[RouteDecision], Vectors]:
-        """Decide already validated requests with one embedding call, and return their query vectors too (row ``i``
-        is ``requests[i]``): the outcome store keeps them, and embedding again would double the cost."""
-        if not requests:
+        """Decide already validated requests with one embedding call, and return their task vectors too (row ``i``
+        is ``requests[i]``, see :func:`task_vectors`): the outcome store keeps them, and embedding again would double
+        the cost."""
+        split = [self.embedded_parts(request.text) for request in requests]
+        flat = [part for parts in split for part in parts]
+        if not flat:
             return [], np.empty((0, self._embedder.identity.dim), dtype=np.float32)
-        vectors = self._embedder.embed([self.embedded_part(request.text) for request in requests])
-        return self.route_vectors(vectors, requests), vectors
+        part_vectors = split_rows(self._embedder.embed(flat), [len(parts) for parts in split])
+        return self.route_parts(part_vectors, requests), task_vectors(part_vectors, self._embedder.identity.dim)
 
-    def route_vectors(self, vectors: Vectors, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
-        """Decide requests whose texts are already embedded (row ``i`` of ``vectors`` is ``requests[i]``)."""
+    def route_parts(self, part_vectors: PartVectors, requests: Sequence[RouteRequest]) -> list[RouteDecision]:
+        """Decide requests whose parts are already embedded (item ``i`` of ``part_vectors`` is ``requests[i]``'s)."""
         return [
-            self.decide(request, candidates, vectors[position])
-            for position, (request, candidates) in enumerate(
-                zip(requests, self.candidates(vectors, requests), strict=True)
+            self.decide(request, candidates, vectors[-1])
+            for request, candidates, vectors in zip(
+                requests, self.part_candidates(part_vectors, requests), part_vectors, strict=True
             )
         ]
 
     def candidates(
         self, vectors: Vectors, requests: Sequence[RouteRequest], *, complete: bool = False
     ) -> list[list[Candidate]]:
-        """Scored candidate routes for each query vector, with each signal behind the score.
+        """Scored candidate routes for requests of one embedded part each (row ``i`` of ``vectors`` is
+        ``requests[i]``'s), as :meth:`part_candidates`."""
+        return self.part_candidates(
+            [vectors[row : row + 1] for row in range(len(vectors))], requests, complete=complete
+        )
+
+    def part_candidates(
+        self, part_vectors: PartVectors, requests: Sequence[RouteRequest], *, complete: bool = False
+    ) -> list[list[Candidate]]:
+        """Scored candidate routes for each request, with each signal behind the score; with several parts, each
+        route's score and signals are those of its best-scoring part.
 
         By default only the routes that can shape the decision are listed: those that clear their threshold and the
         best few (``candidates_shown``, at least two for the margin); ``decide`` answers exactly as it would on every
         route, without building a candidate per route of a large route set. ``complete`` lists every routable route,
         in index order (for tools that re-weigh the signals). Override-only routes are never candidates.
         """
-        artifact = self._artifact
-        top_ks = [request.top_k or artifact.policy.settings.top_k for request in requests]
-        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        default_top_k = self._artifact.policy.settings.top_k
         # One query at a time: batched BLAS kernels round differently, and a batch must answer exactly as one by one.
-        return [self._score(queries[position : position + 1], top_k, complete) for position, top_k in enumerate(top_ks)]
+        return [
+            self._score(np.ascontiguousarray(vectors, dtype=np.float32), request.top_k or default_top_k, complete)
+            for vectors, request in zip(part_vectors, requests, strict=True)
+        ]
 
-    def _score(self, query: Vectors, top_k: int, complete: bool) -> list[Candidate]:
-        artifact = self._artifact
-        signals = compute_signals(Query(query, top_k, artifact))
-        scores = blend_signals(signals, artifact.policy.settings.blend.weights)
+    def _score(self, queries: Vectors, top_k: int, complete: bool) -> list[Candidate]:
+        signals, scores = self._best_part_signals(queries, top_k)
         listed = self._routable if complete else self._shortlist(scores)
         return [
             Candidate(
-                artifact.route_names[number], float(scores[number]), {k: float(v[number]) for k, v in signals.items()}
+                self._artifact.route_names[number],
+                float(scores[number]),
+                {k: float(v[number]) for k, v in signals.items()},
             )
             for number in np.flatnonzero(listed)
         ]
+
+    def _best_part_signals(self, queries: Vectors, top_k: int) -> tuple[dict[str, Vectors], Vectors]:
+        """Every route's signals and score on its best-scoring part among the rows of ``queries`` (the first such
+        part on a tie). A route takes its signals from the part that scored it, so that re-weighing tools (fit,
+        sweep) see the evidence behind the score."""
+        weights = self._artifact.policy.settings.blend.weights
+        per_part = [
+            compute_signals(Query(queries[row : row + 1], top_k, self._artifact)) for row in range(len(queries))
+        ]
+        scores = [blend_signals(signals, weights) for signals in per_part]
+        if len(per_part) == 1:
+            return per_part[0], scores[0]
+        stacked = np.stack(scores)
+        best, routes = np.argmax(stacked, axis=0), np.arange(stacked.shape[1])
+        signals = {name: np.stack([part[name] for part in per_part])[best, routes] for name in per_part[0]}
+        return signals, stacked[best, routes]
 
     def _shortlist(self, scores: Vectors) -> npt.NDArray[np.bool_]:
         shown = max(2, self._artifact.policy.settings.candidates_shown)

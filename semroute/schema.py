@@ -50,7 +50,13 @@ class EmbeddingSettings(_Strict):
     max_tokens: int = Field(default=DEFAULT_EMBEDDING_MAX_TOKENS, ge=16, le=8192)
     part: EmbedPart = Field(
         default=EmbedPart.WHOLE,
-        description="which part of a task is embedded: `whole`, or `last_paragraph` for prompts that end with the task",
+        description=(
+            "which part of a task is embedded: `whole`; `last_paragraph` for prompts that end with the task; or "
+            "`best_part` for tasks that carry content (a pasted report, a diff): the instruction part, a short last "
+            "paragraph and the whole text are embedded in one call and scored, each route keeping its best part's "
+            "score (opt-in: x1.4-2.2 embedding cost for ~50-word tasks, x1.0 for bare instructions). The store and "
+            "learning keep the whole text's vector"
+        ),
     )
 
 

@@ -213,7 +213,9 @@ def observations_of(
     runs: Sequence[ModelRun], scores: Mapping[tuple[str, str], int], embedder: Embedder, route_set: RouteSet
 ) -> tuple[Observation, ...]:
     """One observation per scored run: quality from the score, the run's cost, tokens and latency, the embedding of
-    the task's embedded part (``settings.embedding.part``) and the structural features of its whole text."""
+    the task's embedded part (``settings.embedding.part``'s :func:`~semroute.task_part.part_to_embed`: the vector the
+    router keeps for a served task and the learned choice reads, the whole text with ``best_part``) and the
+    structural features of its whole text."""
     scored = [run for run in runs if (run.task.task_id, run.model) in scores]
     texts = list(dict.fromkeys(run.task.text for run in scored))
     part = route_set.settings.embedding.part

@@ -24,8 +24,10 @@ catalog name``, ``null`` to drop a model) renames models; with a map, a model it
 typo never drops data silently.
 
 :func:`read_outcome_table` parses and checks a table without any model (fast to test); :func:`import_outcomes` also
-embeds each task's embedded part (:func:`~semroute.task_part.part_to_embed`) and returns one observation per task and
-model, with the structural features of the whole text and propensity 1 (every model ran on every task).
+embeds each task's embedded part (:func:`~semroute.task_part.part_to_embed`: the part whose vector the router keeps for
+a served task, the whole text with ``best_part``, which scores several parts but keeps one vector) and returns one
+observation per task and model, with the structural features of the whole text and propensity 1 (every model ran on
+every task).
 
 The observations' source (:func:`import_source`) is ``import:`` and the file's resolved path, or a name the caller
 gives: re-importing a source replaces all of its rows, so two files that share a name are two sources, and a file
@@ -344,7 +346,8 @@ def import_source(path: Path, name: str | None = None) -> str:
 def observe(
     table: OutcomeTable, *, embedder: Embedder, part: EmbedPart, progress: bool = True, source: str | None = None
 ) -> ImportResult:
-    """One observation per task and model of ``table``: the embedding of the task's ``part`` (in batches, with a
+    """One observation per task and model of ``table``: the embedding of the task's ``part`` (its
+    :func:`~semroute.task_part.part_to_embed`, the vector serving keeps for the learned choice; in batches, with a
     progress bar), the structural features of its whole text, propensity 1, source ``source`` (default: the table's
     :func:`import_source`)."""
     source = source if source is not None else import_source(table.path)

@@ -5,8 +5,11 @@ themselves: grpc's own parsing fails before any interceptor runs, so a malformed
 invalid UTF-8 in a string) would get INTERNAL with a traceback and no request id. Parsed here, it is a
 :class:`MalformedRequestError`: INVALID_ARGUMENT, with the request id and one log line like any other bad request.
 
-Routing calls find their query vectors through :class:`QueryVectors`: from the vector cache, or embedded within
-admission control (:mod:`._admission`), a Route call in a micro-batch with the calls waiting beside it. Every call
+Routing calls find the vectors of their tasks' embedded parts (one per task, or several with ``settings.embedding.part:
+best_part``) through :class:`QueryVectors`: from the vector cache, or embedded within admission control
+(:mod:`._admission`), a Route call in a micro-batch with the calls waiting beside it. They decide through the
+router's own :meth:`~semroute.router.Router.route_parts`, so a server answers as the in-process router does; the
+outcome store gets each task's one vector (:func:`~semroute.router.task_vectors`). Every call
 then scores and decides on its own thread with the index it read at its start, and gets a decision id of its own.
 Each decision is handed to the outcome store on the way out (enqueued, never waited for). Reports (ReportOutcome,
 ReportQuality) bypass admission: they embed nothing, and what bounds them is the store's queue and the reports that
@@ -31,7 +34,7 @@ from semroute import wire
 from semroute.decision import Policy
 from semroute.embedding import Vectors
 from semroute.errors import RequestError, StoreError, StoreFullError
-from semroute.router import validate_batch, validate_request
+from semroute.router import task_vectors, validate_batch, validate_request
 from semroute.service._admission import Admission
 from semroute.service._background import BackgroundPasses
 from semroute.service._cache import VectorCache
@@ -94,9 +97,9 @@ class RouterServicer:
         router = self._live.snapshot().router  # read once: a concurrent reload cannot mix two indexes
         task = wire.request_from_proto(request)
         validate_request(task)
-        with self._vectors.one(router, task, context) as vectors:
-            decision = _issued(router.route_vectors(vectors, [task])[0])
-        self._record([decision], [task], vectors)
+        with self._vectors.one(router, task, context) as parts:
+            decision = _issued(router.route_parts([parts], [task])[0])
+        self._record([decision], [task], task_vectors([parts], router.embedder.identity.dim))
         return pb.RouteResponse(
             decision=wire.decision_to_proto(decision, current_request_id(), full_trace=request.full_trace)
         )
@@ -109,9 +112,9 @@ class RouterServicer:
             raise RequestError("requests", f"must hold between 1 and {MAX_BATCH_REQUESTS} requests, got {count}")
         tasks = [wire.request_from_proto(item) for item in request.requests]
         validate_batch(tasks)  # before admission: an invalid batch takes no place in the queue
-        with self._vectors.many(router, tasks, context) as vectors:
-            decisions = [_issued(decision) for decision in router.route_vectors(vectors, tasks)]
-        self._record(decisions, tasks, vectors)
+        with self._vectors.many(router, tasks, context) as parts:
+            decisions = [_issued(decision) for decision in router.route_parts(parts, tasks)]
+        self._record(decisions, tasks, task_vectors(parts, router.embedder.identity.dim))
         request_id = current_request_id()
         return pb.RouteBatchResponse(
             decisions=[
@@ -172,7 +175,8 @@ class RouterServicer:
         return pb.GetStatsResponse(stats=wire.store_stats_to_proto(stats))
 
     def _record(self, decisions: Sequence[RouteDecision], tasks: Sequence[RouteRequest], vectors: Vectors) -> None:
-        """Hand the decisions to the store's queue: never waits, never fails the call."""
+        """Hand the decisions to the store's queue, each with its task's vector (row ``i``: ``tasks[i]``): never
+        waits, never fails the call."""
         if self._store is None:
             return
         request_id, now = current_request_id(), utc_now()
