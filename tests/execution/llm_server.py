@@ -55,7 +55,28 @@ class Received:
     body: dict[str, Any] = field(repr=False)
 
 
-class ScriptedLLMServer:
+class LoopbackHTTPServer:
+    """An HTTP server on a free loopback port, serving ``handler`` from a daemon thread once started."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._http = ThreadingHTTPServer((LOOPBACK, 0), handler)
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        """The OpenAI-style base URL to give litellm."""
+        return f"http://{LOOPBACK}:{self._http.server_address[1]}/v1"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+
+class ScriptedLLMServer(LoopbackHTTPServer):
     """The server; ``script(model, *behaviours)`` sets what a model does next."""
 
     def __init__(self) -> None:
@@ -63,21 +84,11 @@ class ScriptedLLMServer:
         self._lock = threading.Lock()
         self.received: list[Received] = []
         self.stopping = threading.Event()
-        self._http = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-
-    @property
-    def api_base(self) -> str:
-        return f"http://{LOOPBACK}:{self._http.server_address[1]}/v1"
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__(_handler_for(self))
 
     def stop(self) -> None:
         self.stopping.set()
-        self._http.shutdown()
-        self._http.server_close()
+        super().stop()
 
     def reset(self) -> None:
         with self._lock:

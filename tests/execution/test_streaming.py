@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from semroute.execution import CompletionError, Provider
 from semroute.execution.attempts import cost_usd
 from semroute.types import AttemptOutcome
 from tests.execution.conftest import EXTRACTION_TASK
-from tests.execution.llm_server import LOOPBACK, Fail, Reply, ScriptedLLMServer
+from tests.execution.llm_server import Fail, LoopbackHTTPServer, Reply, ScriptedLLMServer
 from tests.service.conftest import RunningServer
 
 pytestmark = [
@@ -91,24 +90,11 @@ def recorded(server: RunningServer, decision_id: str) -> Recorded:
     return (None if outcome is None else bool(outcome[0])), [tuple(row) for row in attempts]
 
 
-class BrokenStreamServer:
+class BrokenStreamServer(LoopbackHTTPServer):
     """An OpenAI-compatible server whose streams send one chunk of text, then drop the connection mid-body."""
 
     def __init__(self) -> None:
-        self._http = ThreadingHTTPServer((LOOPBACK, 0), _BrokenStreamHandler)
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-
-    @property
-    def api_base(self) -> str:
-        return f"http://{LOOPBACK}:{self._http.server_address[1]}/v1"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(_BrokenStreamHandler)
 
 
 class _BrokenStreamHandler(BaseHTTPRequestHandler):
