@@ -1,8 +1,9 @@
-"""A best_part index of the bundled routes: ``routes/`` with ``settings.embedding.part: best_part``, for the tests of
-that setting (the bundled routes keep ``whole``)."""
+"""Indexes of the bundled routes with another ``settings.embedding.part`` (the bundled routes use ``best_part``), for
+the tests that compare ``best_part`` with ``whole``."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -26,16 +27,16 @@ SUMMARIZE_AFTER = (
 )
 
 
-def build_best_part_index(folder: Path, default_index_path: Path, embedder: Embedder) -> Path:
-    """Build the index in ``folder`` (reusing the default index's utterance vectors) and return its path."""
+def build_index_with_part(folder: Path, default_index_path: Path, embedder: Embedder, part: EmbedPart) -> Path:
+    """Build the bundled routes' index with ``part`` in ``folder`` (reusing the default index's utterance vectors) and
+    return its path."""
     routes = folder / "routes"
     shutil.copytree(DEFAULT_ROUTES, routes)
     settings = routes / "router.yaml"
-    text = settings.read_text()
-    assert "  embedding:\n" in text and "part:" not in text
-    settings.write_text(text.replace("  embedding:\n", "  embedding:\n    part: best_part\n", 1))
+    text = re.sub(r"\n    part: [a-z_]+[^\n]*", "", settings.read_text(), count=1)
+    settings.write_text(text.replace("  embedding:\n", f"  embedding:\n    part: {part.value}\n", 1))
     route_set = load_route_set(routes)
-    assert route_set.settings.embedding.part is EmbedPart.BEST_PART
+    assert route_set.settings.embedding.part is part
     path = folder / "semroute-index.zip"
     shutil.copyfile(default_index_path, path)  # incremental: only the classifier is trained again
     build_index(route_set, path, embedder, progress=False)

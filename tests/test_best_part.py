@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from semroute.embedding import FastEmbedEmbedder
-from semroute.index import load_index
+from semroute.index import IndexArtifact, load_index
 from semroute.learning.importing import load_outcome_table, observe
 from semroute.quality.batch import route_labelled
 from semroute.quality.datasets import LabelledSet
 from semroute.router import Router
 from semroute.task_part import EmbedPart
 from semroute.types import RouteRequest
-from tests.best_part_index import SUMMARIZE_AFTER, SUMMARIZE_COLON, build_best_part_index
+from tests.best_part_index import SUMMARIZE_AFTER, SUMMARIZE_COLON, build_index_with_part
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,27 +27,42 @@ DATA = Path(__file__).parent / "data"
 def best_part_router(
     tmp_path_factory: pytest.TempPathFactory, default_index_path: Path, embedder: FastEmbedEmbedder
 ) -> Router:
-    path = build_best_part_index(tmp_path_factory.mktemp("best_part"), default_index_path, embedder)
+    path = build_index_with_part(
+        tmp_path_factory.mktemp("best_part"), default_index_path, embedder, EmbedPart.BEST_PART
+    )
     return Router(load_index(path), embedder)
+
+
+@pytest.fixture(scope="module")
+def whole_router(
+    tmp_path_factory: pytest.TempPathFactory, default_index_path: Path, embedder: FastEmbedEmbedder
+) -> Router:
+    """The bundled routes embedding each task whole (they use best_part)."""
+    path = build_index_with_part(tmp_path_factory.mktemp("whole"), default_index_path, embedder, EmbedPart.WHOLE)
+    return Router(load_index(path), embedder)
+
+
+def test_the_bundled_routes_use_best_part(default_artifact: IndexArtifact) -> None:
+    assert default_artifact.policy.settings.embedding.part is EmbedPart.BEST_PART
 
 
 @pytest.mark.parametrize("text", [SUMMARIZE_COLON, SUMMARIZE_AFTER])
 def test_a_content_bearing_summarization_task_goes_to_summarization(
-    text: str, best_part_router: Router, default_router: Router
+    text: str, best_part_router: Router, whole_router: Router
 ) -> None:
     assert len(best_part_router.embedded_parts(text)) > 1
     assert best_part_router.route(RouteRequest(text)).route == "summarization"
-    assert default_router.route(RouteRequest(text)).route != "summarization"  # `whole`: the content outweighs it
+    assert whole_router.route(RouteRequest(text)).route != "summarization"  # `whole`: the content outweighs it
 
 
-def test_bare_instructions_decide_as_with_whole(best_part_router: Router, default_router: Router) -> None:
+def test_bare_instructions_decide_as_with_whole(best_part_router: Router, whole_router: Router) -> None:
     texts = [json.loads(line)["text"] for line in (DATA / "default_routes_val.jsonl").read_text().splitlines()]
     requests = [RouteRequest(text) for text in texts if len(best_part_router.embedded_parts(text)) == 1]
     assert len(requests) > 100  # nearly every bare instruction is one part: it costs one embedding, as before
 
     other_index = {"index_fingerprint": None}
     assert [{**d.to_json(), **other_index} for d in best_part_router.route_batch(requests)] == [
-        {**d.to_json(), **other_index} for d in default_router.route_batch(requests)
+        {**d.to_json(), **other_index} for d in whole_router.route_batch(requests)
     ]
 
 

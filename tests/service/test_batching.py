@@ -99,7 +99,7 @@ def test_calls_waiting_together_share_a_pass_by_length_and_each_gets_its_lone_an
 ) -> None:
     gate = PassGate(embedder)
     running: RunningServer = start_server(embedder_override=gate, compute_slots=2)  # one pass a lane at a time
-    longs = [long_task, "Please review: " + long_task]
+    longs = [long_task, "Please review " + long_task]  # one part each (no instruction part to embed apart)
     texts = [*SHORT, *MEDIUM, *longs]
     gate.shut()
 

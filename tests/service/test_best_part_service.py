@@ -14,8 +14,9 @@ from semroute.embedding import FastEmbedEmbedder
 from semroute.index import load_index
 from semroute.router import Router
 from semroute.store._records import decode_embedding
+from semroute.task_part import EmbedPart
 from semroute.types import RouteRequest
-from tests.best_part_index import SUMMARIZE_AFTER, SUMMARIZE_COLON, build_best_part_index
+from tests.best_part_index import SUMMARIZE_AFTER, SUMMARIZE_COLON, build_index_with_part
 from tests.service.conftest import GatedEmbedder, RunningServer, _start, wait_until
 
 TASKS = [
@@ -31,7 +32,9 @@ TASKS = [
 def best_part_index(
     tmp_path_factory: pytest.TempPathFactory, default_index_path: Path, embedder: FastEmbedEmbedder
 ) -> Path:
-    return build_best_part_index(tmp_path_factory.mktemp("best_part"), default_index_path, embedder)
+    return build_index_with_part(
+        tmp_path_factory.mktemp("best_part"), default_index_path, embedder, EmbedPart.BEST_PART
+    )
 
 
 @pytest.fixture(scope="module")
