@@ -20,7 +20,6 @@ from semroute.learning.evaluation_inputs import EvaluationTask, check_sovereignt
 from semroute.learning.proposals import ModelSummary, propose
 from semroute.route_files import load_route_set
 from tests.execution.llm_server import Fail, Reply
-from tests.learning import test_evaluate_models as shared
 from tests.learning.test_evaluate_models import (
     JUDGE,
     SUMMARY_TASKS,
@@ -31,11 +30,6 @@ from tests.learning.test_evaluate_models import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")  # litellm's pydantic models
-# the fixtures of the end-to-end tests: the scripted server, its scripts, the providers file, the routes folder
-judging_server = shared.judging_server
-llm = shared.llm
-providers_file = shared.providers_file
-routes = shared.routes
 
 SECRETS_FILE = """\
 name: secrets

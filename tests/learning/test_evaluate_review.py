@@ -15,7 +15,6 @@ import click
 import pytest
 
 from semroute.learning import evaluate_cli
-from tests.learning import test_evaluate_models as shared
 from tests.learning.test_evaluate_models import (
     CANDIDATES,
     CODE_TASKS,
@@ -29,11 +28,6 @@ from tests.learning.test_evaluate_models import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")  # litellm's pydantic models
-# the fixtures of the end-to-end tests: the scripted server, its scripts, the providers file, the routes folder
-judging_server = shared.judging_server
-llm = shared.llm
-providers_file = shared.providers_file
-routes = shared.routes
 
 TASKS = [(SUMMARY_TASKS[0], "summaries"), (SUMMARY_TASKS[1], "summaries"), (CODE_TASKS[0], "code_fix")]
 MODELS = ",".join(CANDIDATES)
