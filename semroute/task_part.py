@@ -27,6 +27,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _INSTRUCTION_END = re.compile(r"(?::|(?<=[.?!]))\s+(?=\S)")
 # An end this close to the start leaves no instruction ("Note: ...", "Hi. ...", "Task: ..."): the next one is tried.
 MIN_INSTRUCTION_CHARS = 12
+_FENCED_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```[^\n]*$", re.DOTALL | re.MULTILINE)
 # A last paragraph longer than this is content (the end of a pasted text), not an instruction written after it.
 MAX_LAST_PARAGRAPH_WORDS = 40
 
@@ -67,10 +68,22 @@ def parts_to_embed(text: str, part: EmbedPart) -> tuple[str, ...]:
 
 
 def instruction_part(text: str) -> str:
-    """The first non-empty line, cut before its first colon-and-content or after its first sentence, whichever
+    """The first line of prose, cut before its first colon-and-content or after its first sentence, whichever
     comes first at least :data:`MIN_INSTRUCTION_CHARS` in; the whole line when there is no such end. Tasks state
-    the instruction first and the content after ("Summarize this report: ..."), as route utterances are written."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    the instruction first and the content after ("Summarize this report: ..."), as route utterances are written.
+
+    A line is prose when it lies outside fenced code and has at least :data:`MIN_INSTRUCTION_CHARS` characters: a
+    greeting ("Hello!") or a fence line ("```python") said nothing about the task, yet as a part of its own it could
+    outscore the whole text on some route (both did, on the bundled routes)."""
+    prose = _FENCED_CODE.sub("\n", text)
+    first = next(
+        (
+            line.strip()
+            for line in prose.splitlines()
+            if len(line.strip()) >= MIN_INSTRUCTION_CHARS and not line.lstrip().startswith("```")
+        ),
+        "",
+    )
     for end in _INSTRUCTION_END.finditer(first):
         if end.start() >= MIN_INSTRUCTION_CHARS:
             return first[: end.start()].strip()

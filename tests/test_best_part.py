@@ -106,3 +106,22 @@ def test_imported_observations_are_embedded_as_the_router_keeps_tasks(best_part_
     observed = observe(table, embedder=best_part_router.embedder, part=EmbedPart.BEST_PART, progress=False)
     _, served = best_part_router.route_embedded([RouteRequest(SUMMARIZE_COLON)])
     np.testing.assert_allclose(observed.observations[0].embedding, served[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        (
+            "Hello!\nPlease summarize the following meeting notes: Alice presented Q3 numbers; Bob raised hiring.",
+            "summarization",
+        ),
+        (
+            "```python\ndef area(r):\n    '''Return the area.'''\n    return 3.14 * r * r\n```\n\n"
+            "Translate the docstring into French.",
+            "documentation",
+        ),
+    ],
+)
+def test_a_greeting_or_a_code_fence_is_no_instruction(text: str, route: str, default_router: Router) -> None:
+    """A first line of "Hello!" sent the task to general (0.71), and one of "```python" to code_change."""
+    assert default_router.route(RouteRequest(text)).route == route

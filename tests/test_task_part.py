@@ -34,6 +34,13 @@ from semroute.task_part import (
         # the first non-empty line, stripped
         ("\n\n   Classify these tickets:  urgent, billing\nmore", "Classify these tickets"),
         ("   \n ", ""),
+        # a short first line (a greeting) and fenced code are no instruction: the first line of prose is
+        ("Hello!\nPlease summarize the meeting notes: Alice, Bob", "Please summarize the meeting notes"),
+        (
+            "```python\ndef f():\n    return 1\n```\n\nTranslate the docstring into French.",
+            "Translate the docstring into French.",
+        ),
+        ("```\nunclosed fence line\nExplain what this does", "unclosed fence line"),
     ],
 )
 def test_instruction_part(text: str, instruction: str) -> None:

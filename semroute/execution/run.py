@@ -128,7 +128,7 @@ class Execution:
                 record = replace(record, outcome=AttemptOutcome.INVALID, validator=spec.kind, message=problem)
                 break
         else:
-            record = replace(record, passed_validators=tuple(spec.kind for spec in self.validators))
+            record = replace(record, passed_validators=tuple(dict.fromkeys(spec.kind for spec in self.validators)))
             self._accepted = (call, output, response)
         self.attempts.append(record)
         return record

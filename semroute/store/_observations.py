@@ -155,9 +155,10 @@ def served_query() -> sa.Select[Any]:
 
 def judged_attempt() -> sa.ColumnElement[bool]:
     """The attempts whose outcome says how good the output was (see the module's docstring). An attempt reported
-    before schema version 3 has NULL ``passed_validators`` and counts as unchecked."""
+    before schema version 3 has NULL ``passed_validators``: it counts as it did then, an acceptance as a success.
+    Dropping those acceptances but not the refusals beside them would turn a route's old record into failures only."""
     accepted = attempts.c.outcome == AttemptOutcome.ACCEPTED.value
-    checked = sa.and_(attempts.c.passed_validators.is_not(None), attempts.c.passed_validators != "")
+    checked = sa.or_(attempts.c.passed_validators.is_(None), attempts.c.passed_validators != "")
     return sa.or_(
         attempts.c.outcome == AttemptOutcome.INVALID.value,
         sa.and_(accepted, sa.or_(checked, outcomes.c.quality_score.is_not(None))),

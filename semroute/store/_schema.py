@@ -78,7 +78,7 @@ attempts = sa.Table(
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("error_class", sa.String(128), nullable=False),
     # the kinds of the validators an accepted output passed, comma-separated; "" when none checked it; NULL: reported
-    # before schema version 3, unknown (the learner treats it as unchecked)
+    # before schema version 3, unknown (the learner counts it as it did then)
     sa.Column("passed_validators", sa.Text(), nullable=True),
 )
 

@@ -44,12 +44,12 @@ def engine_url(url: str) -> str:
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         return f"postgresql+psycopg://{rest}"
-    if scheme != "sqlite":
+    if scheme not in ("sqlite", "sqlite+pysqlite"):
         raise ConfigError(f"outcome store URL {url!r}: semroute keeps outcomes in {_ACCEPTED}")
-    if not rest.startswith("/"):
-        raise ConfigError(f"outcome store URL {url!r}: an SQLite URL takes three slashes: sqlite:///{rest}")
     if rest.strip("/") in ("", ":memory:"):
         raise ConfigError(f"outcome store URL {url!r} names no file: an in-memory store would keep nothing")
+    if not rest.startswith("/"):
+        raise ConfigError(f"outcome store URL {url!r}: an SQLite URL takes three slashes: sqlite:///{rest}")
     return url
 
 

@@ -53,11 +53,13 @@ def test_a_refused_output_is_a_failure_even_when_the_next_acceptance_was_uncheck
     assert qualities(database) == [("gpt-5-mini", 0.0)]
 
 
-def test_an_attempt_reported_before_schema_version_3_counts_as_unchecked(database: OutcomeDatabase) -> None:
-    served(database, "return the config as JSON", CHECKED)
-    with database.engine.begin() as connection:  # as a row written before the column existed reads
+def test_attempts_reported_before_schema_version_3_count_as_they_did(database: OutcomeDatabase) -> None:
+    """Unknown is not unchecked: dropping the old acceptances but not the old refusals beside them turned a route's
+    record of 6 accepted and 2 refused outputs into 2 failures."""
+    served(database, "return the config as JSON", REFUSED, CHECKED)
+    with database.engine.begin() as connection:  # as rows written before the column existed read
         connection.execute(sa.update(attempts).values(passed_validators=None))
-    assert qualities(database) == []
+    assert qualities(database) == [("gpt-5-mini", 0.0), ("deepseek-v3.2", 1.0)]
 
 
 def test_the_passed_validators_round_trip_through_the_store(database: OutcomeDatabase) -> None:

@@ -19,6 +19,7 @@ from semroute.store import StoreSettings, engine_url
         ("/var/lib/semroute/outcomes.db", "sqlite:////var/lib/semroute/outcomes.db"),
         ("sqlite:///outcomes.db", "sqlite:///outcomes.db"),
         ("sqlite:////abs/outcomes.db", "sqlite:////abs/outcomes.db"),
+        ("sqlite+pysqlite:///outcomes.db", "sqlite+pysqlite:///outcomes.db"),
         ("postgresql://u:p@db/semroute", "postgresql+psycopg://u:p@db/semroute"),
         ("postgres://u:p@db/semroute", "postgresql+psycopg://u:p@db/semroute"),
         ("postgresql+psycopg://u:p@db/semroute", "postgresql+psycopg://u:p@db/semroute"),
@@ -33,6 +34,7 @@ def test_the_accepted_forms(url: str, engine: str) -> None:
     [
         ("sqlite://relative.db", "three slashes: sqlite:///relative.db"),
         ("sqlite:///", "names no file"),
+        ("sqlite://", "names no file"),
         ("sqlite:///:memory:", "names no file"),
         ("mysql://x/y", "in SQLite (sqlite:///path/to/outcomes.db"),
         ("postgresql+asyncpg://u@db/x", "postgresql://"),
