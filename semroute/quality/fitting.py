@@ -38,6 +38,7 @@ from semroute.quality.operating_points import CurvePoint, Outcome, Targets, outc
 from semroute.quality.sweep import Indices, Scored, Sweep
 from semroute.schema import Blend, FittedParameters
 from semroute.signals import SIGNAL_NAMES
+from semroute.task_part import EmbedPart
 
 DEFAULT_MIN_OOS_RECALL = 0.8
 DEFAULT_CONFIDENCE = 0.95
@@ -155,6 +156,10 @@ def fit(
     """
     objective = objective or Objective()
     search = search or FitSearch()
+    if sweep.policy.settings.embedding.part is EmbedPart.BEST_PART:
+        # each route's signals are those of the part that won under the index's blend: another blend would pick
+        # another part, which these signals cannot show, so a blend fitted on them would not be what serving does
+        search = replace(search, blend=False)
     targets = Targets.of(sweep, labels, oos_label, source)
     before = current_parameters(sweep)
     fixed_blend = replace(search, blend=False)

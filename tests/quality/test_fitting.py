@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from semroute.quality.operating_points import Outcome
 from semroute.quality.sweep import SignalTable, Sweep, policy_with
 from semroute.route_files import load_route_set, write_fitted
 from semroute.schema import FittedParameters
+from semroute.task_part import EmbedPart
 from semroute.types import RouteRequest
 from tests.helpers import make_policy, simple_routes, write_routes
 
@@ -73,6 +75,20 @@ def test_refinements_only_when_cross_validation_agrees() -> None:
         assert result.parameters.route_thresholds == {}
     if not result.gates["blend"].adopted:
         assert result.parameters.blend == sweep.policy.settings.blend
+
+
+def test_with_best_part_the_blend_is_not_searched() -> None:
+    """Each route's signals come from the part that won under the index's blend; another blend could pick another
+    part, which the signals cannot show, so a blend fitted on them would not be what serving does."""
+    sweep, labels = synthetic()
+    settings = sweep.policy.settings
+    embedding = settings.embedding.model_copy(update={"part": EmbedPart.BEST_PART})
+    policy = replace(sweep.policy, settings=settings.model_copy(update={"embedding": embedding}))
+    best_part = Sweep(sweep.table, policy, [RouteRequest(f"t{n}") for n in range(len(labels))])
+
+    result = fit(best_part, labels, source="synthetic")
+
+    assert "blend" not in result.gates and result.parameters.blend == settings.blend
 
 
 def test_fit_is_reproducible() -> None:
