@@ -118,7 +118,10 @@ class AsyncRouterClient(_core.ClientCore):
         still in flight; calls in progress are cancelled."""
         self._closed = True
         for opened in list(self._streams or ()):
-            await opened.aclose()
+            try:
+                await opened.aclose()
+            except RuntimeError:  # another task is inside it, waiting for a chunk: its ending reports it there
+                continue
         if self._reporter is not None:
             await self._reporter.close()
         for channel in self._channels():

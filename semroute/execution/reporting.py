@@ -17,6 +17,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from grpc import aio
+
 from semroute.errors import SemrouteError
 from semroute.types import Attempt
 
@@ -164,7 +166,7 @@ class TaskReporter:
     async def _deliver(self, report: PendingReport) -> None:
         try:
             await self._send(report)
-        except (SemrouteError, OSError, ValueError) as error:
+        except (SemrouteError, OSError, ValueError, aio.UsageError) as error:  # UsageError: the client was closed
             _outcome_of(error, report, self._tally)
         else:
             _outcome_of(None, report, self._tally)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -228,3 +229,39 @@ def test_the_async_face_reports_failed_and_closed_streams(
         True,
         [(PRIMARY, "accepted", "", "the caller closed the stream after 1 chunk")],
     )
+
+
+class _SlowStreamHandler(_BrokenStreamHandler):
+    """Sends one chunk, then keeps the stream open for a second before it breaks."""
+
+    def do_POST(self) -> None:
+        super().do_POST()
+        time.sleep(1.0)
+
+
+def test_closing_the_async_client_while_another_task_reads_a_stream(session_server: RunningServer) -> None:
+    """close() raised "aclose(): asynchronous generator is already running" and left the channels open."""
+    server = LoopbackHTTPServer(_SlowStreamHandler)
+    server.start()
+    providers = {"*": Provider(model="openai/{name}", api_base=server.api_base, api_key="test")}
+
+    async def run() -> None:
+        client = AsyncRouterClient(session_server.target)
+        stream = await client.complete(SUMMARY_TASK, stream=True, providers=providers)
+        first = asyncio.Event()
+
+        async def read() -> None:
+            async for _ in stream:
+                first.set()
+
+        reader = asyncio.create_task(read())
+        await first.wait()  # the reader now waits inside the stream for its next chunk
+        await client.close()
+        with pytest.raises(Exception):  # noqa: B017 (raised as it is: the model was committed) a second later
+            await reader
+        assert client.report_counters.failed == 1  # its report found the client closed: counted, not raised
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.stop()
