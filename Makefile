@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality bench-cost loadtest clean report learn
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality bench-content bench-cost loadtest clean report learn
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-quality: model  ## CLINC150 routing quality end to end (CLINC=folder); fig
 	$(BIN)/python -m benchmarks.clinc150 $(CLINC) --out bench-results/quality.json
 
 ROUTERBENCH ?= ../shared/data/routerbench_subset
+
+bench-content: model  ## tasks that carry content: the bundled routes (best_part) against the same embedding whole
+	$(BIN)/python -m benchmarks.content
 
 bench-cost: model  ## learned model choice on RouterBench (ROUTERBENCH=folder): cost vs quality, bench-results/cost.json
 	$(BIN)/python -m benchmarks.cost $(ROUTERBENCH) --out bench-results/cost.json --plot docs/cost-quality.png
