@@ -26,7 +26,8 @@ from semroute.learning.estimator import LearnedModels, LearnerSettings, ModelEst
 
 LEARNED_JSON = "learned.json"
 LEARNED_ARRAYS = "learned.npz"
-LEARNED_FORMAT = 2  # 2: the pooled difficulty has a regression of the embedding (a fourth calibrator input)
+LEARNED_FORMAT = 3  # 2: the pooled difficulty has a regression of the embedding (a fourth calibrator input); 3: a
+# similarity floor for evidence and clipped structural inputs (a calibrator fitted without them would misjudge)
 
 
 class LearnedFileError(ValueError):

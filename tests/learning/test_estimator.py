@@ -115,3 +115,17 @@ def test_a_learned_file_from_another_embedding_model_is_refused() -> None:
     members = to_members(fit(outcomes(30)), ModelIdentity("model-a", DIM, "aa" * 32, 256), {})
     with pytest.raises(LearnedFileError, match="model-a"):
         from_members(members, ModelIdentity("model-b", DIM, "bb" * 32, 256))
+
+
+def test_a_learned_file_of_an_earlier_format_is_refused_with_what_to_do() -> None:
+    """Format 2 was fitted without the similarity floor: loaded with it, its calibrator would misjudge."""
+    import json
+
+    from semroute.learning.artifact import LEARNED_JSON, LearnedFileError
+
+    identity = ModelIdentity("test-model", DIM, "ab" * 32, 256)
+    members = to_members(fit(outcomes(30)), identity, {})
+    meta = json.loads(members[LEARNED_JSON])
+    members[LEARNED_JSON] = json.dumps({**meta, "format": 2}).encode()
+    with pytest.raises(LearnedFileError, match="format 2, expected 3; run `semroute learn` again"):
+        from_members(members, identity)
