@@ -80,6 +80,7 @@ class ThreadReporter:
         self._tally = _Tally()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def counters(self) -> ReportCounters:
@@ -87,7 +88,16 @@ class ThreadReporter:
         return self._tally.counters()
 
     def submit(self, report: PendingReport) -> None:
-        """Queue ``report``; drop and count it when the queue is full. Never blocks, never raises."""
+        """Queue ``report``; drop and count it when the queue is full or the reporter closed. Never blocks, never
+        raises."""
+        if self._closed:  # a stream finalised after close(): no thread will send it
+            self._tally.add("dropped")
+            logger.warning(
+                "outcome report of decision %s was lost: it came after the client was closed; read or close its "
+                "stream before closing the client",
+                report.decision_id,
+            )
+            return
         self._start()
         try:
             self._queue.put_nowait(report)
@@ -96,6 +106,7 @@ class ThreadReporter:
 
     def close(self, seconds: float = CLOSE_SECONDS) -> None:
         """Send what is queued, for at most ``seconds``, then stop."""
+        self._closed = True
         if self._thread is None:
             return
         try:
