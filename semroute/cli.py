@@ -124,6 +124,7 @@ def model(directory: Path | None, force: bool) -> None:
 def check(routes_dir: Path | None) -> None:
     """Validate the route files without building anything."""
     require_extra("server", "`semroute check`")
+    from semroute.constraints import reach
     from semroute.route_files import load_route_set
 
     route_set = load_route_set(routes_dir or default_routes_dir())
@@ -132,6 +133,13 @@ def check(routes_dir: Path | None) -> None:
         f"ok: {len(route_set.routes)} routes, {utterances} utterances, {len(route_set.models)} models, "
         f"{len(route_set.rules)} rules"
     )
+    for position, rule in enumerate(route_set.rules):
+        if rule.then.allow is not None:
+            found = reach(position, route_set.rules, route_set.routes, route_set.models)
+            click.echo(
+                f"rule {rule.name} allows {rule.then.allow.describe()}: its decisions can reach "
+                f"{', '.join(found.models)} (routes {', '.join(found.routes)})"
+            )
 
 
 @main.command()
@@ -284,6 +292,11 @@ def render_decision(decision: RouteDecision) -> str:
         ),
         "config      " + (" ".join(f"{k}={v}" for k, v in decision.config.to_json().items()) or "(provider defaults)"),
         f"rules       {', '.join(decision.rules) or '(none fired)'}",
+        *(
+            [f"allowed     {', '.join(decision.allowed_models)}  (by {', '.join(decision.constraint_rules)})"]
+            if decision.constrained
+            else []
+        ),
         f"input       ~{decision.estimated_tokens:,} tokens; margin {decision.margin:.3f}",
         "candidates  " + ", ".join(f"{c.route} {c.score:.3f}" for c in decision.candidates),
         "why",

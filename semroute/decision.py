@@ -3,7 +3,8 @@
 The steps, in order: per-route thresholds (no route clears its own -> the default route); the margin rule (the best
 qualifying routes closer than the margin -> ambiguous, settled by the tie-break policy); the override rules in their
 documented order; then the model: the route's primary, then its fallbacks, skipping models whose context window cannot
-hold the estimated input.
+hold the estimated input. A rule's ``allow`` is a constraint on all of it: a model outside the allowed set is never
+named by the decision, whatever the route's chain, a rule's ``model`` or the learned choice would give.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from semroute.errors import ConstraintError
 from semroute.features import Features
 from semroute.learning.choice import Choice, ChoicePolicy, ChoiceSettings, ModelEstimate, choose
 from semroute.schema import OverrideRule, Settings, TieBreak
@@ -70,7 +72,7 @@ def decide(
     ranked = sorted(candidates, key=lambda candidate: candidate.score, reverse=True)
     trace: list[str] = []
     route, contenders, margin, ambiguous = _semantic_choice(ranked, policy, trace)
-    route, model_name, config, fired = _apply_rules(
+    state, fired = _apply_rules(
         _RuleState(route, None, policy.routes[route].config),
         text,
         features,
@@ -80,19 +82,23 @@ def decide(
         policy,
         trace,
     )
-    model, fallbacks, skipped = _fit_context(route, model_name, features.estimated_tokens, policy, trace)
+    route, model_name, config, constraint = state.route, state.model, state.config, state.constraint
+    if model_name is not None and not constraint.admits(model_name):
+        trace.append(f"model {model_name} is not allowed ({constraint.why}): not used")
+        model_name = None
+    model, fallbacks, skipped = _fit_context(route, model_name, features.estimated_tokens, policy, constraint, trace)
     if skipped:
         fired.append(CONTEXT_WINDOW_RULE)
     target = policy.routes[route]
     # a rule that names the model means that model: no cascade; otherwise the route's, models that fit the input
-    cascade = () if model_name else _cascade(target, features.estimated_tokens, policy, trace)
+    cascade = () if model_name else _cascade(target, features.estimated_tokens, policy, constraint, trace)
     choice = _choose_model(
         target,
         model,
         fallbacks,
         cascade,
         pinned=model_name is not None,
-        fired=fired,
+        may_explore=not constraint.rules and not any(rule.final and rule.name in fired for rule in policy.rules),
         policy=policy,
         chooser=chooser,
         trace=trace,
@@ -114,6 +120,8 @@ def decide(
         validators=target.validators,
         choice_policy=choice.policy.value,
         choice_probability=choice.probability,
+        allowed_models=tuple(name for name in policy.models if constraint.admits(name)) if constraint.rules else (),
+        constraint_rules=constraint.rules,
     )
 
 
@@ -124,7 +132,7 @@ def _choose_model(
     cascade: tuple[ResolvedModel, ...],
     *,
     pinned: bool,
-    fired: Sequence[str],
+    may_explore: bool,
     policy: Policy,
     chooser: ModelChooser | None,
     trace: list[str],
@@ -135,10 +143,9 @@ def _choose_model(
     static = Choice(chain[0].name, ChoicePolicy.STATIC, 1.0)
     if pinned or chooser is None or (settings.policy is ChoicePolicy.STATIC and settings.exploration <= 0.0):
         return static
-    sovereign = any(rule.final and rule.name in fired for rule in policy.rules)
     estimates = chooser.estimates(target.name, chain) if settings.policy is ChoicePolicy.LEARNED else {}
     names = [candidate.name for candidate in chain]
-    choice = choose(chain[0].name, names, estimates, settings, draw=chooser.draw, may_explore=not sovereign)
+    choice = choose(chain[0].name, names, estimates, settings, draw=chooser.draw, may_explore=may_explore)
     trace.extend(choice.explanation)
     if choice.model != chain[0].name:
         trace.append(f"model {choice.model} chosen to start ({choice.policy.value})")
@@ -158,8 +165,10 @@ def _start_at(
     return chosen, tuple(candidate for candidate in chain if candidate is not chosen), cascade
 
 
-def _cascade(target: RouteTarget, tokens: int, policy: Policy, trace: list[str]) -> tuple[ResolvedModel, ...]:
-    models = [policy.models[name] for name in target.cascade]
+def _cascade(
+    target: RouteTarget, tokens: int, policy: Policy, constraint: Constraint, trace: list[str]
+) -> tuple[ResolvedModel, ...]:
+    models = [policy.models[name] for name in constraint.keep(target.cascade, "the cascade", trace)]
     fitting = tuple(model for model in models if model.context_window >= tokens)
     if fitting:
         trace.append("cascade " + " -> ".join(model.name for model in fitting) + ", escalating on a failed validation")
@@ -213,10 +222,45 @@ def _price(model: ResolvedModel) -> float:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """The models a decision may use, as the rules that fired with ``allow`` left them (each narrows it)."""
+
+    allowed: frozenset[str] | None = None  # None: no rule restricted the decision
+    rules: tuple[str, ...] = ()
+
+    def admits(self, name: str) -> bool:
+        """Whether the decision may use the model ``name``."""
+        return self.allowed is None or name in self.allowed
+
+    @property
+    def why(self) -> str:
+        """Which rules restrict the decision, in words."""
+        several = len(self.rules) > 1
+        return f"rule{'s' if several else ''} {', '.join(self.rules)} restrict{'' if several else 's'} the models"
+
+    def narrowed(self, rule: OverrideRule, policy: Policy) -> Constraint:
+        """This constraint with ``rule``'s ``allow`` applied (unchanged when it has none)."""
+        allow = rule.then.allow
+        if allow is None:
+            return self
+        admitted = frozenset(name for name, model in policy.models.items() if allow.admits(name, model.tier))
+        allowed = admitted if self.allowed is None else self.allowed & admitted
+        return Constraint(allowed, (*self.rules, rule.name))
+
+    def keep(self, names: Sequence[str], what: str, trace: list[str]) -> list[str]:
+        """The names it admits, in order; those it does not are named in the trace."""
+        outside = [name for name in names if not self.admits(name)]
+        if outside:
+            trace.append(f"{', '.join(outside)} left out of {what}: not allowed ({self.why})")
+        return [name for name in names if self.admits(name)]
+
+
+@dataclass(frozen=True)
 class _RuleState:
     route: str
     model: str | None
     config: ModelConfig
+    constraint: Constraint = Constraint()
 
 
 def _apply_rules(
@@ -228,7 +272,7 @@ def _apply_rules(
     ambiguous: bool,
     policy: Policy,
     trace: list[str],
-) -> tuple[str, str | None, ModelConfig, list[str]]:
+) -> tuple[_RuleState, list[str]]:
     fired: list[str] = []
     for rule in policy.rules:
         if not _holds(rule, state.route, text, features, metadata, contenders, ambiguous):
@@ -236,10 +280,15 @@ def _apply_rules(
         state = _act(rule, state, policy)
         fired.append(rule.name)
         trace.append(f"rule {rule.name} fired: route {state.route}" + (f", model {state.model}" if state.model else ""))
+        if rule.then.allow is not None:
+            allowed = [name for name in policy.models if state.constraint.admits(name)]
+            trace.append(
+                f"rule {rule.name} allows only {', '.join(allowed) or 'no model'} ({rule.then.allow.describe()})"
+            )
         if rule.final:
             trace.append(f"rule {rule.name} is final: later rules skipped")
             break
-    return state.route, state.model, state.config, fired
+    return state, fired
 
 
 def _holds(
@@ -286,15 +335,21 @@ def _act(rule: OverrideRule, state: _RuleState, policy: Policy) -> _RuleState:
         model = then.model
     if then.config is not None:
         config = config.patched(then.config.to_config())
-    return _RuleState(route, model, config)
+    return _RuleState(route, model, config, state.constraint.narrowed(rule, policy))
 
 
 def _fit_context(
-    route: str, model_override: str | None, tokens: int, policy: Policy, trace: list[str]
+    route: str, model_override: str | None, tokens: int, policy: Policy, constraint: Constraint, trace: list[str]
 ) -> tuple[ResolvedModel, tuple[ResolvedModel, ...], bool]:
     target = policy.routes[route]
     names = [model_override] if model_override else []
     names += [name for name in (target.model, *target.fallbacks) if name not in names]
+    names = constraint.keep(names, f"route {route}'s chain", trace)
+    if not names:  # `semroute check` refuses route sets where this can happen; a decision still never leaves the set
+        names = [name for name in policy.models if constraint.admits(name)]
+        if not names:
+            raise ConstraintError(f"{constraint.why} and together allow no model of the catalog")
+        trace.append(f"no model of route {route} is allowed: the allowed models {', '.join(names)}")
     chain = [policy.models[name] for name in names]
     fitting = [model for model in chain if model.context_window >= tokens]
     if not fitting:

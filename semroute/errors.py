@@ -7,11 +7,13 @@ exactly one place::
     SemrouteError
     ├── ConfigError (ValueError)              route files or settings are invalid          exit 2
     │   ├── RouteFileError                    names the file, route and field
+    │   ├── ConstraintError                   the rules that fired together allow no model
     │   └── DatasetError                      a labelled data file is unreadable or malformed
     ├── ModelError (RuntimeError)             the embedding model is missing or corrupt    exit 3
     ├── IndexArtifactError (RuntimeError)     the index artifact is missing or corrupt     exit 4
     │   └── IndexModelMismatchError           the index was built with another model
     ├── RequestError (ValueError)             a routing request is invalid                 exit 2
+    │   └── RecordLimitError                  a report would take its decision's stored record over a limit
     ├── NotReadyError (RuntimeError)          the router has no index loaded yet
     ├── UnknownDecisionError (LookupError)    an outcome names a decision the store has no record of
     ├── StoreError (RuntimeError)             the outcome store cannot be used
@@ -62,6 +64,11 @@ class RouteFileError(ConfigError):
         super().__init__(f"{', '.join(where)}: {message}")
 
 
+class ConstraintError(ConfigError):
+    """The rules that fired restrict a decision to no model at all (``semroute check`` refuses route sets where rules
+    that can fire together allow no common model)."""
+
+
 class DatasetError(ConfigError):
     """A labelled data file (for ``eval``, ``fit`` or ``routes-from-dataset``) is unreadable or malformed."""
 
@@ -91,6 +98,11 @@ class RequestError(SemrouteError, ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class RecordLimitError(RequestError):
+    """A report, valid on its own, would take its decision's stored record over a limit (labels merged across
+    reports, :func:`semroute.limits.merged_labels`): that report alone is refused, found as the store writes it."""
 
 
 class NotReadyError(SemrouteError, RuntimeError):

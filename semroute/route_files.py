@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from semroute.constraints import constraint_problems
 from semroute.errors import ConfigError, RouteFileError
 from semroute.schema import FittedParameters, ModelSpec, OverrideRule, RouterFile, RouteSpec, Settings
 
@@ -211,6 +212,8 @@ def _cross_check(
                 )
         if rule.then.model is not None and rule.then.model not in router.models:
             problems.append(RouteFileError(router_path, f"unknown model '{rule.then.model}'", field=f"{at}.then.model"))
+    if not problems:  # constraints are read on a route set whose names all resolve
+        problems += constraint_problems(router.rules, routes, router.models, router_path)
     rule_names = [rule.name for rule in router.rules]
     for name in sorted({n for n in rule_names if rule_names.count(n) > 1}):
         problems.append(RouteFileError(router_path, f"duplicate rule name '{name}'", field="rules"))

@@ -29,9 +29,11 @@ from semroute.learning.choice import ChoicePolicy
 from semroute.learning.chooser import LearnedChooser
 from semroute.signals import Query, blend_signals, compute_signals
 from semroute.task_part import part_to_embed, parts_to_embed
-from semroute.types import Candidate, RouteDecision, RouteRequest
+from semroute.types import CHAT_ROLES, Candidate, RouteDecision, RouteRequest
 
 MAX_TEXT_CHARS = 1_000_000
+MAX_MESSAGES = 1024  # turns of a conversation
+MAX_CONVERSATION_CHARS = 3_000_000  # every turn's text together: what the 4 MiB transport limit still carries
 MAX_TOP_K = 200
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE_CHARS = 256
@@ -75,7 +77,10 @@ def validate_request(request: RouteRequest) -> None:
     Raises:
         RequestError: naming the field that is wrong and why.
     """
+    _validate_messages(request)
     if not request.text.strip():
+        if request.messages:
+            raise RequestError("messages", "no user message with text to route on (and no text given)")
         raise RequestError("text", "must not be empty or whitespace")
     if len(request.text) > MAX_TEXT_CHARS:
         raise RequestError(
@@ -94,6 +99,21 @@ def validate_request(request: RouteRequest) -> None:
             raise RequestError("metadata", f"key {key!r} must be 1-64 characters of letters, digits, '_', '.', '-'")
         if len(value) > MAX_METADATA_VALUE_CHARS:
             raise RequestError(f"metadata[{key}]", f"value is over {MAX_METADATA_VALUE_CHARS} characters")
+
+
+def _validate_messages(request: RouteRequest) -> None:
+    if len(request.messages) > MAX_MESSAGES:
+        raise RequestError("messages", f"has {len(request.messages)} turns, over the limit of {MAX_MESSAGES}")
+    for position, turn in enumerate(request.messages):
+        if turn.role not in CHAT_ROLES:
+            raise RequestError(
+                f"messages[{position}].role", f"{turn.role[:32]!r} is not one of {', '.join(CHAT_ROLES)}"
+            )
+    chars = sum(len(turn.text) for turn in request.messages)
+    if chars > MAX_CONVERSATION_CHARS:
+        raise RequestError(
+            "messages", f"hold {chars:,} characters of text, over the limit of {MAX_CONVERSATION_CHARS:,}"
+        )
 
 
 class Router:
@@ -249,8 +269,9 @@ class Router:
         """The decision for a request from its scored candidates (see :meth:`candidates`); ``vector``, its query
         vector, lets routes with a learned model choice estimate each model's success (without it their choice is
         static)."""
-        features = extract_features(request.text, request.input_tokens)
+        whole = request.whole_text  # the rules and the sizes they test see every turn that will be sent
+        features = extract_features(whole, request.input_tokens)
         chooser = None
         if vector is not None and self._chooses:
             chooser = LearnedChooser(self._artifact.learned, vector, request.text, request.input_tokens, self._salt)
-        return decide(candidates, request.text, features, request.metadata, self._artifact.policy, chooser)
+        return decide(candidates, whole, features, request.metadata, self._artifact.policy, chooser)

@@ -339,17 +339,44 @@ class Conditions(_Strict):
         return self
 
 
+class Allow(_Strict):
+    """``then.allow``: the only models a decision may use once the rule fires, named or by tier (a model is allowed
+    when it is named or its tier is listed). A constraint, not a preference: the model, the fallbacks, the cascade,
+    the learned choice and exploration stay inside it, later rules can only narrow it, and ``complete()`` calls no
+    other model."""
+
+    models: list[str] = []
+    tiers: list[Tier] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Allow:
+        if not self.models and not self.tiers:
+            raise ValueError("allow: name the models (`models: [...]`) or tiers (`tiers: [self_hosted]`) allowed")
+        return self
+
+    def admits(self, name: str, tier: Tier) -> bool:
+        """Whether the model called ``name``, of ``tier``, is allowed."""
+        return name in self.models or tier in self.tiers
+
+    def describe(self) -> str:
+        """In words, e.g. ``tiers self_hosted`` or ``models a, b; tiers light``."""
+        parts = [f"models {', '.join(self.models)}"] if self.models else []
+        parts += [f"tiers {', '.join(tier.value for tier in self.tiers)}"] if self.tiers else []
+        return "; ".join(parts)
+
+
 class Actions(_Strict):
-    """What a fired rule changes: the route, the model, and/or a patch of the model config."""
+    """What a fired rule changes: the route, the model, a patch of the model config, and/or the models allowed."""
 
     route: RouteName | None = None
     model: str | None = None
     config: ModelConfigSpec | None = None
+    allow: Allow | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Actions:
-        if self.route is None and self.model is None and self.config is None:
-            raise ValueError("a rule needs at least one action (route, model or config)")
+        if self.route is None and self.model is None and self.config is None and self.allow is None:
+            raise ValueError("a rule needs at least one action (route, model, config or allow)")
         return self
 
 

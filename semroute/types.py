@@ -30,14 +30,51 @@ class Tier(StrEnum):
 TIER_RANK: dict[Tier, int] = {Tier.FRONTIER: 3, Tier.MID: 2, Tier.SELF_HOSTED: 1, Tier.LIGHT: 1}
 
 
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of a conversation as the router sees it: what a rule must see of what the provider will receive.
+
+    Attributes:
+        role: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
+        text: The turn's text: its text parts, and for tool calls their names and arguments.
+        tool_calls: The turn calls tools (an assistant turn).
+        tool_result: The turn carries a tool's result (a ``tool`` turn).
+        images: The turn carries images.
+    """
+
+    role: str
+    text: str = ""
+    tool_calls: bool = False
+    tool_result: bool = False
+    images: bool = False
+
+
 @dataclass(frozen=True)
 class RouteRequest:
-    """One task to route."""
+    """One task to route: a text, or a conversation (``messages``) whose last user turn is the text when none is
+    given. The route is scored on ``text``; the rules, and the sizes they test, see all of :attr:`whole_text`."""
 
     text: str
     metadata: Mapping[str, str] = field(default_factory=dict)
     input_tokens: int | None = None  # the caller's own count; replaces the estimate from the text
     top_k: int | None = None  # overrides the index's top_k for this request
+    messages: tuple[ChatMessage, ...] = ()  # the conversation the provider will receive, every turn
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text, str) and not self.text and self.messages:
+            last_user = next((turn.text for turn in reversed(self.messages) if turn.role == "user"), "")
+            object.__setattr__(self, "text", last_user)
+
+    @property
+    def whole_text(self) -> str:
+        """Everything that will be sent: every turn's text, and the text when it is not one of them."""
+        if not self.messages:
+            return self.text
+        turns = [turn.text for turn in self.messages]
+        return "\n\n".join(turns if self.text in turns else [self.text, *turns])
 
 
 @dataclass(frozen=True)
@@ -124,6 +161,15 @@ class RouteDecision:
     decision_id: str = ""  # issued by the service, for reporting the outcome
     choice_policy: str = "static"  # how the starting model was chosen within the chain: static | learned
     choice_probability: float = 1.0  # with which the starting model was chosen (below 1 when the route explores)
+    # Where the task may go: the catalog models a rule's `allow` restricted the decision to (empty: no constraint),
+    # and the rules that set it. Every model the decision names is among them, and ``complete()`` calls no other.
+    allowed_models: tuple[str, ...] = ()
+    constraint_rules: tuple[str, ...] = ()
+
+    @property
+    def constrained(self) -> bool:
+        """Whether a rule restricted the models this decision may use."""
+        return bool(self.constraint_rules)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (what ``semroute route --json`` prints)."""
@@ -151,6 +197,8 @@ class RouteDecision:
             "decision_id": self.decision_id,
             "choice_policy": self.choice_policy,
             "choice_probability": round(self.choice_probability, 6),
+            "allowed_models": list(self.allowed_models),
+            "constraint_rules": list(self.constraint_rules),
         }
 
 

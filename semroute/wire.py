@@ -18,6 +18,7 @@ from semroute.types import (
     Attempt,
     AttemptOutcome,
     Candidate,
+    ChatMessage,
     IndexInfo,
     ModelConfig,
     OutcomeReport,
@@ -170,6 +171,8 @@ def decision_to_proto(decision: RouteDecision, request_id: str, *, full_trace: b
         decision_id=decision.decision_id,
         choice_policy=decision.choice_policy,
         choice_probability=decision.choice_probability,
+        allowed_models=list(decision.allowed_models),
+        constraint_rules=list(decision.constraint_rules),
     )
 
 
@@ -194,6 +197,30 @@ def decision_from_proto(message: pb.RouteDecision) -> RemoteDecision:
         decision_id=message.decision_id,
         choice_policy=message.choice_policy or "static",
         choice_probability=message.choice_probability or 1.0,
+        allowed_models=tuple(message.allowed_models),
+        constraint_rules=tuple(message.constraint_rules),
+    )
+
+
+def chat_message_to_proto(turn: ChatMessage) -> pb.ChatMessage:
+    """A conversation's turn as a ``ChatMessage`` message."""
+    return pb.ChatMessage(
+        role=turn.role,
+        text=turn.text,
+        has_tool_calls=turn.tool_calls,
+        has_tool_result=turn.tool_result,
+        has_images=turn.images,
+    )
+
+
+def chat_message_from_proto(message: pb.ChatMessage) -> ChatMessage:
+    """Inverse of :func:`chat_message_to_proto`."""
+    return ChatMessage(
+        role=message.role,
+        text=message.text,
+        tool_calls=message.has_tool_calls,
+        tool_result=message.has_tool_result,
+        images=message.has_images,
     )
 
 
@@ -205,6 +232,7 @@ def request_to_proto(request: RouteRequest, *, full_trace: bool = False) -> pb.R
         input_tokens=request.input_tokens,
         top_k=request.top_k,
         full_trace=full_trace,
+        messages=[chat_message_to_proto(turn) for turn in request.messages],
     )
 
 
@@ -215,6 +243,7 @@ def request_from_proto(message: pb.RouteRequest) -> RouteRequest:
         metadata=dict(message.metadata),
         input_tokens=message.input_tokens if message.HasField("input_tokens") else None,
         top_k=message.top_k if message.HasField("top_k") else None,
+        messages=tuple(chat_message_from_proto(turn) for turn in message.messages),
     )
 
 

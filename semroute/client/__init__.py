@@ -14,6 +14,7 @@ a failed call::
         print(decision.route, decision.model.litellm, decision.config.temperature)
 """
 
+from semroute.chat import chat_turns
 from semroute.client._async import AsyncRouterClient
 from semroute.client._channel import DEFAULT_DEADLINES, DEFAULT_TARGET, SERVICE_CONFIG, ClientTls, Deadlines
 from semroute.client._core import BatchOptions, CallOptions, OutcomeOptions, ReportOptions, RouteOptions
@@ -23,6 +24,7 @@ from semroute.types import (
     Attempt,
     AttemptOutcome,
     Candidate,
+    ChatMessage,
     IndexInfo,
     ModelConfig,
     ReloadResult,
@@ -45,6 +47,7 @@ __all__ = [
     "BatchOptions",
     "CallOptions",
     "Candidate",
+    "ChatMessage",
     "ClientTls",
     "Deadlines",
     "IndexInfo",
@@ -62,4 +65,5 @@ __all__ = [
     "ServingStatus",
     "StoreStats",
     "Tier",
+    "chat_turns",
 ]

@@ -111,7 +111,9 @@ class AsyncRouterClient(_core.ClientCore):
         return opened
 
     async def _report_pending(self, report: reporting.PendingReport) -> None:
-        await self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
+        await self.report_outcome(
+            report.decision_id, report.attempts, accepted=report.accepted, labels=report.labels or None
+        )
 
     async def close(self) -> None:
         """Close the streams still open (reporting them) and the channels, after up to 2 s for completion reports

@@ -32,6 +32,7 @@ from semroute.client._channel import (
 from semroute.client._errors import ServiceError
 from semroute.types import (
     Attempt,
+    ChatMessage,
     IndexInfo,
     OutcomeReport,
     QualityReport,
@@ -91,11 +92,15 @@ class RouteOptions(BatchOptions, total=False):
         metadata: Facts the override rules may test, e.g. ``{"data_sensitivity": "restricted"}``.
         input_tokens: Your own count of the task's input tokens (replaces the server's estimate).
         top_k: Nearest utterances to consider (1-200); None for the index's setting.
+        messages: The conversation the provider will receive, as :class:`~semroute.types.ChatMessage` turns
+            (:func:`semroute.client.chat_turns` makes them from OpenAI-format messages): the override rules read every
+            turn. ``text`` may then be empty: the last user turn's text is routed on.
     """
 
     metadata: Mapping[str, str] | None
     input_tokens: int | None
     top_k: int | None
+    messages: Sequence[ChatMessage] | None
 
 
 class ReportOptions(CallOptions, total=False):
@@ -266,7 +271,13 @@ class ClientCore:
 
     def _route_call(self, text: str, options: RouteOptions) -> Call[RemoteDecision]:
         check_options("route", options, RouteOptions)
-        given = RouteRequest(text, options.get("metadata") or {}, options.get("input_tokens"), options.get("top_k"))
+        given = RouteRequest(
+            text,
+            options.get("metadata") or {},
+            options.get("input_tokens"),
+            options.get("top_k"),
+            _chat_messages("messages", options.get("messages")),
+        )
         request = _route_request(given)
         message = wire.request_to_proto(request, full_trace=bool(options.get("full_trace", False)))
         return self._call("Route", message, self._deadlines.call, options, _read_decision, idempotent=True)
@@ -388,7 +399,23 @@ def _route_request(task: RouteRequest, where: str = "") -> RouteRequest:
         text_map(f"{where}metadata", task.metadata),
         _whole_or_none(f"{where}input_tokens", task.input_tokens),
         _whole_or_none(f"{where}top_k", task.top_k),
+        _chat_messages(f"{where}messages", task.messages),
     )
+
+
+def _chat_messages(field: str, value: object) -> tuple[ChatMessage, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise TypeError(f"{field}: must be a list of ChatMessage, not {type(value).__name__}")
+    turns = tuple(value)
+    for position, turn in enumerate(turns):
+        if not isinstance(turn, ChatMessage):
+            hint = " (semroute.client.chat_turns converts OpenAI-format messages)" if isinstance(turn, Mapping) else ""
+            raise TypeError(f"{field}[{position}]: must be a ChatMessage, not {type(turn).__name__}{hint}")
+        if not isinstance(turn.role, str) or not isinstance(turn.text, str):
+            raise TypeError(f"{field}[{position}]: role and text must be strings")
+    return turns
 
 
 def _batch_tasks(tasks: object) -> list[str | RouteRequest]:

@@ -146,7 +146,7 @@ class RouterClient(_core.ClientCore):
         return run(self.route, task, options, self._reporter.submit)
 
     def _report_pending(self, report: reporting.PendingReport) -> None:
-        self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted)
+        self.report_outcome(report.decision_id, report.attempts, accepted=report.accepted, labels=report.labels or None)
 
     def close(self) -> None:
         """Close the channels, after up to 2 s for completion reports still queued; calls in progress are

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from semroute.errors import SemrouteError
+from semroute.execution.constraint import constraint_words
 from semroute.types import Attempt, AttemptOutcome, RemoteDecision
 
 
@@ -23,7 +24,26 @@ class CompletionError(SemrouteError, RuntimeError):
         self.deadline_exceeded = deadline_exceeded
         why = "the deadline passed" if deadline_exceeded else "every model of the chain failed"
         tried = "; ".join(describe(attempt) for attempt in self.attempts) or "no model was called"
-        super().__init__(f"route {decision.route!r}: no accepted output, {why} ({tried})")
+        inside = f"; {constraint_words(decision)}: no other model was called" if decision.constrained else ""
+        super().__init__(f"route {decision.route!r}: no accepted output, {why} ({tried}){inside}")
+
+
+class ConstraintViolationError(CompletionError):
+    """Refused before any model was called: what the call asked for could send a constrained decision's task outside
+    the models its rules allow (see :mod:`semroute.execution.constraint`).
+
+    Attributes:
+        reason: What was refused, in words.
+    """
+
+    def __init__(self, decision: RemoteDecision, reason: str) -> None:
+        self.reason = reason
+        SemrouteError.__init__(
+            self, f"route {decision.route!r}: refused, no model was called: {constraint_words(decision)}, and {reason}"
+        )
+        self.decision = decision
+        self.attempts = ()
+        self.deadline_exceeded = False
 
 
 def describe(attempt: Attempt) -> str:

@@ -65,8 +65,9 @@ def _reported(run: Execution, report: Report | None) -> Iterator[None]:
 
 
 def _submit(report: Report | None, run: Execution, attempts: tuple[Attempt, ...], *, accepted: bool) -> None:
-    if report is not None and run.decision.decision_id and attempts:
-        report(PendingReport(run.decision.decision_id, attempts, accepted))
+    pending = run.report(attempts, accepted=accepted)
+    if report is not None and pending is not None:
+        report(pending)
 
 
 def stream(route: Route, task: Task, options: CompletionOptions, report: Report | None = None) -> CompletionStream:

@@ -14,8 +14,8 @@ import functools
 import logging
 import queue
 import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from grpc import aio
 
@@ -35,6 +35,7 @@ class PendingReport:
     decision_id: str
     attempts: tuple[Attempt, ...]
     accepted: bool
+    labels: Mapping[str, str] = field(default_factory=dict)  # e.g. semroute.refused: constraint
 
 
 @dataclass(frozen=True)

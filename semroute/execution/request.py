@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
+from semroute.chat import Message, chat_turns, content_text
 from semroute.execution.attempts import DEFAULT_ATTEMPT_TIMEOUT, Budget
 from semroute.execution.providers import Providers
-from semroute.types import ValidatorSpec
+from semroute.types import ChatMessage, ValidatorSpec
 from semroute.validators import VALIDATORS, CustomCheck, UnknownCustomValidatorError, check_spec
 
 # The least timeout routing gets: a deadline already spent ends in DEADLINE_EXCEEDED, not a refused timeout.
 MIN_ROUTE_SECONDS = 0.001
-Message = Mapping[str, Any]  # an OpenAI-format chat message: {"role": ..., "content": ...}
 Task = str | Sequence[Message]  # a text is sent as one user message
 # One validator of a call: a spec, a kind's name, a route file's form {"kind": ..., **params}, or {name: check}.
 CallValidator = ValidatorSpec | str | Mapping[str, Any]
@@ -60,6 +60,7 @@ class CompletionRequest:
 
     messages: tuple[Message, ...]
     route_text: str
+    turns: tuple[ChatMessage, ...]  # every message as the router sees it: the rules read all of them
     budget: Budget
     metadata: Mapping[str, str] = field(default_factory=dict)
     validators: tuple[ValidatorSpec, ...] = ()
@@ -87,6 +88,7 @@ class CompletionRequest:
         return cls(
             messages=messages,
             route_text=route_text(messages),
+            turns=chat_turns(messages),
             budget=Budget(
                 time.monotonic() if now is None else now,
                 options.get("deadline"),
@@ -100,11 +102,12 @@ class CompletionRequest:
         )
 
     def route_arguments(self, now: float | None = None) -> dict[str, Any]:
-        """Keyword arguments of the client's ``route()`` for this task: its text, metadata and what is left of the
-        deadline (None without one: the client's default), never less than :data:`MIN_ROUTE_SECONDS`."""
+        """Keyword arguments of the client's ``route()`` for this task: its text, every message (the rules read the
+        whole conversation that will be sent), metadata and what is left of the deadline (None without one: the
+        client's default), never less than :data:`MIN_ROUTE_SECONDS`."""
         left = self.budget.seconds_left(time.monotonic() if now is None else now)
         timeout = None if left is None else max(left, MIN_ROUTE_SECONDS)
-        return {"text": self.route_text, "metadata": self.metadata, "timeout": timeout}
+        return {"text": self.route_text, "metadata": self.metadata, "timeout": timeout, "messages": self.turns}
 
 
 def to_messages(task: Task) -> tuple[Message, ...]:
@@ -123,11 +126,7 @@ def route_text(messages: Sequence[Message]) -> str:
     user = next((message for message in reversed(messages) if message.get("role") == "user"), None)
     if user is None:
         raise ValueError("messages: no user message to route on")
-    content = user.get("content")
-    if isinstance(content, str):
-        text = content
-    else:
-        text = "\n".join(str(part.get("text", "")) for part in content or () if part.get("type") == "text")
+    text = content_text(user.get("content"))
     if not text.strip():
         raise ValueError("messages: the last user message has no text to route on")
     return text

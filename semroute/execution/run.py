@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
-from semroute.execution._errors import CompletionError
+from semroute.execution._errors import CompletionError, ConstraintViolationError
 from semroute.execution._litellm import FIXED_ARGUMENTS, ModelOutput, read_output
 from semroute.execution.attempts import AttemptOrder, cost_usd, provider_error_class, total_cost_usd
+from semroute.execution.constraint import constraint_violation
 from semroute.execution.providers import provider_for
+from semroute.execution.reporting import PendingReport
 from semroute.execution.request import CompletionRequest, require_registered
 from semroute.types import Attempt, AttemptOutcome, ModelConfig, RemoteDecision, ResolvedModel
 from semroute.validators import judge
@@ -78,7 +80,9 @@ class Execution:
     def __init__(
         self, decision: RemoteDecision, request: CompletionRequest, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        """Check the validators and every model's provider settings before anything is called.
+        """Check the validators, every model's provider settings, and what a constrained decision allows, before
+        anything is called (a constraint the call would break is raised by the first iteration, so that its outcome
+        is reported like any other).
 
         Raises:
             UnknownCustomValidatorError: a ``custom`` validator nobody registered.
@@ -90,6 +94,8 @@ class Execution:
         self._request = request
         self._clock = clock
         self._order = AttemptOrder(decision)
+        violation = constraint_violation(decision, self._order.chain(), request.providers, request.passed_through)
+        self.refusal = ConstraintViolationError(decision, violation) if violation is not None else None
         self._where = {
             model.name: provider_for(model, request.providers).litellm_arguments(model) for model in self._order.chain()
         }
@@ -98,6 +104,8 @@ class Execution:
         self._accepted: tuple[ModelCall, ModelOutput, Any] | None = None
 
     def __iter__(self) -> Iterator[ModelCall]:
+        if self.refusal is not None:
+            raise self.refusal
         model = self._order.next_model()
         while model is not None:
             timeout = self._request.budget.attempt_seconds(self._clock())
@@ -140,6 +148,14 @@ class Execution:
         )
         self.attempts.append(record)
         return record
+
+    def report(self, attempts: tuple[Attempt, ...], *, accepted: bool) -> PendingReport | None:
+        """What to report of this run once it ended with ``attempts``: None when there is nothing to report (no
+        decision id, no model called and nothing refused)."""
+        if not self.decision.decision_id or not (attempts or self.refusal is not None):
+            return None
+        labels = {"semroute.refused": "constraint"} if self.refusal is not None else {}
+        return PendingReport(self.decision.decision_id, attempts, accepted, labels)
 
     def result(self) -> Completion:
         """The accepted completion (call it once the iteration has ended)."""

@@ -135,11 +135,12 @@ class _StreamBase:
             return
         self._ended = True
         attempts = tuple(self._run.attempts)
-        if self._report is None or not self._run.decision.decision_id or not attempts:
-            return
         accepted = any(attempt.outcome is AttemptOutcome.ACCEPTED for attempt in attempts)
+        pending = self._run.report(attempts, accepted=accepted)
+        if self._report is None or pending is None:
+            return
         try:
-            self._report(PendingReport(self._run.decision.decision_id, attempts, accepted))
+            self._report(pending)
         except RuntimeError as error:  # a stream collected at interpreter exit: no thread or loop left to send it
             logger.warning("outcome report of decision %s was lost: %s", self._run.decision.decision_id, error)
 

@@ -211,12 +211,12 @@ class Sweep:
         self.shortlist = shortlist
         self.chooser = Chooser(policy, table.routes)
         self._requests = tuple(requests)
-        self._features = [extract_features(request.text, request.input_tokens) for request in requests]
+        self._features = [extract_features(request.whole_text, request.input_tokens) for request in requests]
         self._ruled = np.asarray(
             [
                 row
                 for row, (request, features) in enumerate(zip(requests, self._features, strict=True))
-                if any(may_fire(rule, request.text, features, request.metadata) for rule in policy.rules)
+                if any(may_fire(rule, request.whole_text, features, request.metadata) for rule in policy.rules)
             ],
             dtype=np.int64,
         )
@@ -263,7 +263,11 @@ class Sweep:
             for row in self._ruled.tolist():
                 request = self._requests[row]
                 decision = decide(
-                    self.table.candidates(row, scores), request.text, self._features[row], request.metadata, policy
+                    self.table.candidates(row, scores),
+                    request.whole_text,
+                    self._features[row],
+                    request.metadata,
+                    policy,
                 )
                 route[row] = self.names.index(decision.route)
         return route

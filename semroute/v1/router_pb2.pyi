@@ -163,10 +163,12 @@ class RouteRequest(_message.Message):
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     TOP_K_FIELD_NUMBER: _builtins.int
     FULL_TRACE_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
     text: _builtins.str
-    """The task as the LLM would receive it. Required: not empty or only whitespace; at most 1,000,000 characters
-    (send a representative prefix and the full size in input_tokens for anything longer). Only a prefix of 256
-    tokens is embedded; the rules read the whole text.
+    """The task as the LLM would receive it, or for a conversation the text it is routed on. Required unless messages
+    hold a user turn (then empty means the last user turn's text): not empty or only whitespace; at most 1,000,000
+    characters (send a representative prefix and the full size in input_tokens for anything longer). Only a prefix
+    of 256 tokens is embedded; the rules read the whole text, and every turn of messages.
     """
     input_tokens: _builtins.int
     """The caller's own count of the task's input tokens; replaces the server's estimate from the text when set.
@@ -182,6 +184,14 @@ class RouteRequest(_message.Message):
         1-64 characters of letters, digits, '_', '.', '-'; values at most 256 characters.
         """
 
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The conversation the provider will receive, every turn (system prompt and history included), when the task is
+        one. The route is scored on `text` (the last user turn); the override rules (text_matches, sizes such as
+        estimated_tokens) read every turn, so a secret pasted turns earlier still keeps the task where rules say. At most
+        1,024 turns and 3,000,000 characters of text together.
+        """
+
     def __init__(
         self,
         *,
@@ -190,10 +200,11 @@ class RouteRequest(_message.Message):
         input_tokens: _builtins.int | None = ...,
         top_k: _builtins.int | None = ...,
         full_trace: _builtins.bool = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_input_tokens", b"_input_tokens", "_top_k", b"_top_k", "input_tokens", b"input_tokens", "top_k", b"top_k"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_input_tokens", b"_input_tokens", "_top_k", b"_top_k", "full_trace", b"full_trace", "input_tokens", b"input_tokens", "metadata", b"metadata", "text", b"text", "top_k", b"top_k"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_input_tokens", b"_input_tokens", "_top_k", b"_top_k", "full_trace", b"full_trace", "input_tokens", b"input_tokens", "messages", b"messages", "metadata", b"metadata", "text", b"text", "top_k", b"top_k"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__input_tokens: _TypeAlias = _typing.Literal["input_tokens"]  # noqa: Y015
     _WhichOneofArgType__input_tokens: _TypeAlias = _typing.Literal["_input_tokens", b"_input_tokens"]  # noqa: Y015
@@ -205,6 +216,44 @@ class RouteRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__top_k) -> _WhichOneofReturnType__top_k | None: ...
 
 Global___RouteRequest: _TypeAlias = RouteRequest  # noqa: Y015
+
+@_typing.final
+class ChatMessage(_message.Message):
+    """One turn of a conversation, as the router needs to see it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    HAS_TOOL_CALLS_FIELD_NUMBER: _builtins.int
+    HAS_TOOL_RESULT_FIELD_NUMBER: _builtins.int
+    HAS_IMAGES_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """"system", "developer", "user", "assistant" or "tool"."""
+    text: _builtins.str
+    """The turn's text: its text parts joined, and for tool calls each one's name and arguments."""
+    has_tool_calls: _builtins.bool
+    """The turn calls tools (an assistant turn)."""
+    has_tool_result: _builtins.bool
+    """The turn carries a tool's result."""
+    has_images: _builtins.bool
+    """The turn carries images."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        text: _builtins.str = ...,
+        has_tool_calls: _builtins.bool = ...,
+        has_tool_result: _builtins.bool = ...,
+        has_images: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["has_images", b"has_images", "has_tool_calls", b"has_tool_calls", "has_tool_result", b"has_tool_result", "role", b"role", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatMessage: _TypeAlias = ChatMessage  # noqa: Y015
 
 @_typing.final
 class RouteResponse(_message.Message):
@@ -303,6 +352,8 @@ class RouteDecision(_message.Message):
     DECISION_ID_FIELD_NUMBER: _builtins.int
     CHOICE_POLICY_FIELD_NUMBER: _builtins.int
     CHOICE_PROBABILITY_FIELD_NUMBER: _builtins.int
+    ALLOWED_MODELS_FIELD_NUMBER: _builtins.int
+    CONSTRAINT_RULES_FIELD_NUMBER: _builtins.int
     route: _builtins.str
     """The chosen route (task type), e.g. "test_generation"."""
     ambiguous: _builtins.bool
@@ -359,6 +410,17 @@ class RouteDecision(_message.Message):
     def validators(self) -> _containers.RepeatedCompositeFieldContainer[Global___Validator]:
         """Checks an output must pass to be accepted, in order; empty when the route declares none."""
 
+    @_builtins.property
+    def allowed_models(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The only models the decision may use, when an override rule's `allow` restricted it (e.g. sovereign data stays
+        on self-hosted models): every model above is among them, and a caller must call no other model, through no
+        other endpoint, with this task. Empty when no rule restricted the decision.
+        """
+
+    @_builtins.property
+    def constraint_rules(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The rules that set allowed_models, in the order they fired; empty when no rule restricted the decision."""
+
     def __init__(
         self,
         *,
@@ -379,10 +441,12 @@ class RouteDecision(_message.Message):
         decision_id: _builtins.str = ...,
         choice_policy: _builtins.str = ...,
         choice_probability: _builtins.float = ...,
+        allowed_models: _abc.Iterable[_builtins.str] | None = ...,
+        constraint_rules: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ambiguous", b"ambiguous", "candidates", b"candidates", "cascade", b"cascade", "choice_policy", b"choice_policy", "choice_probability", b"choice_probability", "config", b"config", "decision_id", b"decision_id", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace", "validators", b"validators"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_models", b"allowed_models", "ambiguous", b"ambiguous", "candidates", b"candidates", "cascade", b"cascade", "choice_policy", b"choice_policy", "choice_probability", b"choice_probability", "config", b"config", "constraint_rules", b"constraint_rules", "decision_id", b"decision_id", "estimated_input_tokens", b"estimated_input_tokens", "fallbacks", b"fallbacks", "index_fingerprint", b"index_fingerprint", "margin", b"margin", "model", b"model", "request_id", b"request_id", "route", b"route", "rules", b"rules", "trace", b"trace", "validators", b"validators"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
