@@ -14,10 +14,17 @@ Reached through ``RouterClient.complete`` and ``AsyncRouterClient.complete``; ne
 The policy is in :mod:`semroute.execution.attempts`; the loop, free of I/O, in :mod:`semroute.execution.run`.
 """
 
-from semroute.execution._errors import CompletionError
+from semroute.execution._errors import CompletionError, ConstraintViolationError
 from semroute.execution.attempts import DEFAULT_ATTEMPT_TIMEOUT
 from semroute.execution.providers import Provider
 from semroute.execution.request import CompletionOptions
 from semroute.execution.run import Completion
 
-__all__ = ["DEFAULT_ATTEMPT_TIMEOUT", "Completion", "CompletionError", "CompletionOptions", "Provider"]
+__all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
+    "Completion",
+    "CompletionError",
+    "CompletionOptions",
+    "ConstraintViolationError",
+    "Provider",
+]

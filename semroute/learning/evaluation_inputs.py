@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from semroute.catalog import resolve_catalog
+from semroute.constraints import reach
 from semroute.errors import ConfigError, DatasetError
 from semroute.execution import Provider
 from semroute.execution.providers import Providers, provider_for
@@ -223,8 +224,21 @@ class Sovereignty:
 
 
 def sovereignty_of(route_set: RouteSet, route_name: str) -> Sovereignty | None:
-    """What keeps ``route_name``'s tasks inside, or None when nothing does."""
+    """What keeps ``route_name``'s tasks inside, or None when nothing does. A rule whose ``allow`` can reach the
+    route (:func:`~semroute.constraints.reach`) allows only its models, for every task of the route: which tasks the
+    rule fires on is not known here, so the strictest applies."""
     route = route_set.route(route_name)
+    restricting = [
+        (rule, reach(position, route_set.rules, route_set.routes, route_set.models))
+        for position, rule in enumerate(route_set.rules)
+        if rule.then.allow is not None
+    ]
+    restricting = [(rule, found) for rule, found in restricting if route_name in found.routes]
+    if restricting:
+        allowed = frozenset.intersection(*(frozenset(found.allowed) for _, found in restricting))
+        names = ", ".join(rule.name for rule, _ in restricting)
+        plural = "s" if len(restricting) > 1 else ""
+        return Sovereignty(route_name, f"restricted by the rule{plural} {names}", allowed)
     rules = [rule.name for rule in route_set.rules if rule.final and rule.then.route == route_name]
     reasons = [f"reached by the final rule{'s' if len(rules) > 1 else ''} {', '.join(rules)}"] if rules else []
     if route_set.models[route.model].tier is Tier.SELF_HOSTED:

@@ -20,8 +20,7 @@ import pytest
 from semroute.client import AsyncRouterClient, RouterClient, chat_turns
 from semroute.embedding import FastEmbedEmbedder
 from semroute.errors import ConfigError
-from semroute.execution import CompletionError, Provider
-from semroute.execution._errors import ConstraintViolationError
+from semroute.execution import CompletionError, ConstraintViolationError, Provider
 from semroute.index import build_index
 from semroute.route_files import load_route_set
 from tests.execution.llm_server import Fail, Reply, ScriptedLLMServer
