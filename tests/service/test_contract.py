@@ -42,6 +42,7 @@ def test_client_exports() -> None:
         "BatchOptions",
         "CallOptions",
         "Candidate",
+        "ChatMessage",
         "ClientTls",
         "DEFAULT_DEADLINES",
         "DEFAULT_TARGET",
@@ -62,6 +63,7 @@ def test_client_exports() -> None:
         "ServingStatus",
         "StoreStats",
         "Tier",
+        "chat_turns",
     ]
 
 
