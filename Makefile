@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 50051
 TEXT   ?= Summarize this article in three bullet points
 
-.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality bench-content bench-cost loadtest clean report learn
+.PHONY: help install model index check route serve test fuzz lint proto bench bench-quality bench-content bench-real bench-cost loadtest clean report learn
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ CLINC  ?= ../shared/data/clinc150
 
 bench-quality: model  ## CLINC150 routing quality end to end (CLINC=folder); figures in bench-results/quality.json
 	$(BIN)/python -m benchmarks.clinc150 $(CLINC) --out bench-results/quality.json
+
+REAL ?= ../shared/data/real_prompts/dev.jsonl
+
+bench-real: model  ## real user prompts (REAL=path.jsonl) on the bundled routes: accuracy, per label, wrong pairs
+	$(BIN)/python -m benchmarks.real $(REAL)
 
 ROUTERBENCH ?= ../shared/data/routerbench_subset
 
