@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from semroute.report._metrics import Report
+from semroute.report._safe_text import printable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -64,7 +65,7 @@ def _cost_per_week(report: Report) -> Figure:
     bottoms = [0.0] * len(labels)
     for number, route in enumerate(routes):
         costs = [week.cost_by_route.get(route, 0.0) for week in report.weekly_cost]
-        axes.bar(labels, costs, bottom=bottoms, label=route, color=PALETTE[number % len(PALETTE)])
+        axes.bar(labels, costs, bottom=bottoms, label=_label(route), color=PALETTE[number % len(PALETTE)])
         bottoms = [bottom + cost for bottom, cost in zip(bottoms, costs, strict=True)]
     axes.set_ylabel("USD")
     axes.set_xlabel("week starting (UTC)")
@@ -81,7 +82,7 @@ def _escalation_rate(report: Report) -> Figure:
     figure = Figure(figsize=(9, 0.45 * max(len(rows), 2) + 0.9), layout="constrained")
     axes = figure.add_subplot()
     rates = [100 * (row.current.escalation_rate or 0.0) for row in rows]
-    axes.barh([row.key for row in rows], rates, color=PALETTE[1])
+    axes.barh([_label(row.key) for row in rows], rates, color=PALETTE[1])
     for position, rate in enumerate(rates):
         axes.annotate(
             f"{rate:.1f}%", (rate, position), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8
@@ -91,6 +92,12 @@ def _escalation_rate(report: Report) -> Figure:
     axes.set_xlabel("% of completions that escalated after a failed validation")
     _tidy(axes)
     return figure
+
+
+def _label(name: str) -> str:
+    # A stored route name is drawn as it reads: "$" would start matplotlib's mathtext, where "$\\foo$" stops the
+    # whole report with a parse error, and control characters have no glyph.
+    return printable(name).replace("$", r"\$")
 
 
 def _tidy(axes: object) -> None:

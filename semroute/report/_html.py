@@ -18,6 +18,7 @@ from semroute.report._figures import (
     validation_rows,
 )
 from semroute.report._metrics import Report, Row, relative_change
+from semroute.report._safe_text import printable
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#0f172a;margin:32px;max-width:1400px}
@@ -101,8 +102,8 @@ def _figure(chart: Chart) -> str:
 def _table(table_id: str, first: str, columns: Columns, rows: Sequence[Row]) -> str:
     header = "".join(f"<th>{escape(name)}</th>" for name in (first, *(name for name, _ in columns)))
     lines = [
-        f"<tr{_TOTAL if row is rows[-1] else ''}><td>{escape(row.key)}</td>"
-        + "".join(f"<td>{escape(cell(row))}</td>" for _, cell in columns)
+        f"<tr{_TOTAL if row is rows[-1] else ''}><td>{_stored_text(row.key)}</td>"
+        + "".join(f"<td>{_stored_text(cell(row))}</td>" for _, cell in columns)
         + "</tr>"
         for row in rows
     ]
@@ -114,11 +115,17 @@ def _validation_table(report: Report) -> str:
     found = validation_rows(report)
     if not found:
         return '<p id="validation">None in this window.</p>'
-    lines = "".join(f"<tr><td>{escape(r)}</td><td>{escape(v)}</td><td>{n:,}</td></tr>" for r, v, n in found)
+    lines = "".join(f"<tr><td>{_stored_text(r)}</td><td>{_stored_text(v)}</td><td>{n:,}</td></tr>" for r, v, n in found)
     return (
         '<table id="validation"><thead><tr><th>route</th><th>validator</th><th>failures</th></tr></thead>'
         f"<tbody>{lines}</tbody></table>"
     )
+
+
+def _stored_text(text: str) -> str:
+    # names from the store (route, model, validator) are caller-chosen: no markup, and no terminal escapes when the
+    # page is printed to stdout
+    return escape(printable(text))
 
 
 def _notes() -> str:

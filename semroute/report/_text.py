@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Sequence
 
 from semroute.report._figures import (
@@ -17,13 +18,16 @@ from semroute.report._figures import (
     validation_rows,
 )
 from semroute.report._metrics import Report, Row
+from semroute.report._safe_text import printable, spreadsheet_cell
 
 Columns = Sequence[tuple[str, Callable[[Row], str]]]
 
 
 def render_json(report: Report) -> str:
     """The report as one indented JSON object."""
-    return json.dumps(report_json(report), indent=2)
+    # ensure_ascii escapes every control character (and everything beyond ASCII) as \uXXXX: stored names stay
+    # exact for a program that reads the JSON, and printing it cannot drive a terminal.
+    return json.dumps(report_json(report), indent=2, ensure_ascii=True)
 
 
 def render_csv(report: Report) -> str:
@@ -84,18 +88,19 @@ def _validation_table(report: Report) -> str:
 
 
 def _aligned(lines: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(line[column]) for line in lines) for column in range(len(lines[0]))]
+    cells = [[printable(cell) for cell in line] for line in lines]  # route, model and validator names are stored text
+    widths = [max(len(line[column]) for line in cells) for column in range(len(cells[0]))]
     return "\n".join(
         "  ".join(
             cell.ljust(width) if column == 0 else cell.rjust(width)
             for column, (cell, width) in enumerate(zip(line, widths, strict=True))
         ).rstrip()
-        for line in lines
+        for line in cells
     )
 
 
 def _csv_line(scope: str, row: Row) -> dict[str, object]:
-    line: dict[str, object] = {"scope": scope, "key": row.key}
+    line: dict[str, object] = {"scope": scope, "key": _csv_text(row.key)}
     for prefix, figures in (("", metrics_json(row.current)), ("previous_", metrics_json(row.previous))):
         for name, value in figures.items():
             line[prefix + name] = _csv_value(value)
@@ -105,14 +110,24 @@ def _csv_line(scope: str, row: Row) -> dict[str, object]:
 
 def _csv_value(value: object) -> object:
     if isinstance(value, dict):
-        return " ".join(f"{key}={count}" for key, count in value.items())
+        return _csv_text(" ".join(f"{key}={count}" for key, count in value.items()))
+    if isinstance(value, float) and not math.isfinite(value):
+        return _csv_text(str(value))  # "-inf" is no number to a spreadsheet, but a formula
     return "" if value is None else value
+
+
+def _csv_text(text: str) -> str:
+    # Only text is neutralised: every text cell holds stored names (the key, the validator kinds) or a fixed word.
+    # Numbers stay numbers: a cell that is a plain number, such as a negative saving written "-1.5e-05", is read as
+    # that number, never as a formula (OWASP), and a leading quote would turn it into text that sums to nothing.
+    return spreadsheet_cell(printable(text))
 
 
 def _choice_table(report: Report) -> str:
     lines = [f"{'route':<24} {'model':<28} {'chosen by':<10} {'requests':>9} {'share':>7}"]
     lines += [
-        f"{row.route:<24} {row.model:<28} {row.policy:<10} {row.requests:>9,} {row.share:>7.1%}"
+        f"{printable(row.route):<24} {printable(row.model):<28} {printable(row.policy):<10} {row.requests:>9,} "
+        f"{row.share:>7.1%}"
         for row in report.choices
     ]
     return "\n".join(lines)

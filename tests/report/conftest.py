@@ -11,10 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
 
+from semroute.cli import main
 from semroute.index import IndexArtifact
 from semroute.store import OutcomeDatabase, PendingDecision, sqlite_url
 from semroute.store._records import decision_row
+from semroute.store._schema import attempts, decisions, outcomes
 from semroute.types import (
     Attempt,
     AttemptOutcome,
@@ -28,6 +32,21 @@ from semroute.types import (
 
 END = datetime(2026, 3, 2)  # --until of every test: the window is [END - 7d, END)
 MTOK = 1_000_000
+
+# Text an attacker can put in every stored field the report shows: formulas for a spreadsheet, markup for the page,
+# control characters and escape sequences for a terminal, mathtext for matplotlib.
+FORMULAS = ('=HYPERLINK("http://x")', "+1+cmd", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+MARKUP = (
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'><svg onload=alert(1)>",
+    "javascript:alert(1)",
+    "</td></tr></table><iframe src=javascript:alert(1)></iframe>",
+    "--><!--<script>alert(1)</script>",
+    "$\\foo$ <b>$x$</b>",
+)
+CONTROLS = ("\x1b[31mred\x1b[0m", "\x1b]8;;http://x\x07link\x1b]8;;\x07", "\x9b2J c1", "nul\x00 del\x7f", "\u202eevil")
+HOSTILE = (*FORMULAS, *MARKUP, *CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,46 @@ def known_store(tmp_path: Path, catalog: Mapping[str, ResolvedModel]) -> KnownSt
     write_scenario(StoreWriter(database, catalog))
     database.close()
     return KnownStore(url, catalog)
+
+
+@pytest.fixture
+def hostile_store(tmp_path: Path, catalog: Mapping[str, ResolvedModel]) -> KnownStore:
+    """One decision per :data:`HOSTILE` text: its route, model and choice policy, and its failed attempt's model,
+    validator, message and error class; a normal model then accepts. The store's API refuses such text now, so the
+    records are written through it and their text then set with SQL, as a store filled before those checks (or by
+    another program) holds it: the report must be safe on whatever the store holds."""
+    url = sqlite_url(tmp_path / "hostile.db")
+    database = OutcomeDatabase(url)
+    database.migrate()
+    writer = StoreWriter(database, catalog)
+    invalid, accepted = AttemptOutcome.INVALID, AttemptOutcome.ACCEPTED
+    for number, text in enumerate(HOSTILE):
+        decision = writer.decide("general", "gpt-5-mini", END - timedelta(hours=number + 1))
+        writer.report(decision, [Call("gpt-5-mini", invalid, 100, 50, validator="json"), Call("gpt-5.2", accepted)], 3)
+        with database.engine.begin() as connection:
+            connection.execute(
+                sa.update(decisions)
+                .where(decisions.c.decision_id == decision)
+                .values(route=text, model=text, choice_policy=text)
+            )
+            connection.execute(
+                sa.update(attempts)
+                .where(attempts.c.decision_id == decision, attempts.c.position == 0)
+                .values(model=text, validator=text, message=text, error_class=text)
+            )
+            connection.execute(
+                sa.update(outcomes).where(outcomes.c.decision_id == decision).values(labels={"team": text, text: "x"})
+            )
+    database.close()
+    return KnownStore(url, catalog)
+
+
+def run_report(store: KnownStore, index: Path, *options: str) -> str:
+    """The standard output of ``semroute report`` over ``store`` for the week before END; it must succeed."""
+    arguments = ["report", "--since", "7d", "--until", "2026-03-02", "--store", store.url, "--index", str(index)]
+    result = CliRunner().invoke(main, [*arguments, *options], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def write_scenario(writer: StoreWriter) -> None:

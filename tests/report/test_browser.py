@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.report.conftest import KnownStore
-from tests.report.test_report import expected, run_report
+from tests.report.conftest import KnownStore, run_report
+from tests.report.test_report import expected
 
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 pytestmark = pytest.mark.skipif(

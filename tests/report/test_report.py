@@ -16,17 +16,9 @@ from click.testing import CliRunner
 from semroute.cli import main
 from semroute.report._figures import money
 from semroute.types import ResolvedModel
-from tests.report.conftest import KnownStore, call_cost
+from tests.report.conftest import KnownStore, call_cost, run_report
 
 ATOL = 1e-9
-
-
-def run_report(store: KnownStore, index: Path, *options: str) -> str:
-    """The command's standard output; it must succeed."""
-    arguments = ["report", "--since", "7d", "--until", "2026-03-02", "--store", store.url, "--index", str(index)]
-    result = CliRunner().invoke(main, [*arguments, *options], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def expected(catalog: Mapping[str, ResolvedModel]) -> dict[str, float]:
