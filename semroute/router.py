@@ -27,6 +27,7 @@ from semroute.features import estimate_tokens, extract_features
 from semroute.index import IndexArtifact
 from semroute.learning.choice import ChoicePolicy
 from semroute.learning.chooser import LearnedChooser
+from semroute.limits import check_text, check_tokens
 from semroute.signals import Query, blend_signals, compute_signals
 from semroute.task_part import part_to_embed, parts_to_embed
 from semroute.types import CHAT_ROLES, Candidate, RouteDecision, RouteRequest
@@ -92,6 +93,9 @@ def validate_request(request: RouteRequest) -> None:
         raise RequestError("top_k", f"must be between 1 and {MAX_TOP_K}, got {request.top_k}")
     if request.input_tokens is not None and request.input_tokens < 0:
         raise RequestError("input_tokens", f"must not be negative, got {request.input_tokens}")
+    if request.input_tokens is not None:
+        check_tokens("input_tokens", request.input_tokens)  # the store keeps it; the reports sum it
+    check_text("text", request.text)  # no NUL: a PostgreSQL store keeping task text (--store-text) refuses it
     if len(request.metadata) > MAX_METADATA_ENTRIES:
         raise RequestError("metadata", f"has {len(request.metadata)} entries, over the limit of {MAX_METADATA_ENTRIES}")
     for key, value in request.metadata.items():

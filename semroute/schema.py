@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator, model_validator
 
 from semroute.learning.choice import DEFAULT_EXPLORATION, ChoicePolicy, ChoiceSettings
+from semroute.limits import MAX_MODEL_NAME_CHARS
 from semroute.model_store import DEFAULT_EMBEDDING_MODEL
 from semroute.signals import DEFAULT_WEIGHTS, SIGNAL_NAMES, Aggregation
 from semroute.task_part import EmbedPart
@@ -390,11 +391,16 @@ class OverrideRule(_Strict):
     final: bool = False
 
 
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_MODEL_NAME_CHARS, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+]
+
+
 class RouterFile(_Strict):
     """Contents of ``routes/router.yaml``."""
 
     settings: Settings = Settings()
-    models: dict[str, ModelSpec]
+    models: dict[ModelName, ModelSpec]
     rules: list[OverrideRule] = []
 
 

@@ -133,7 +133,9 @@ class Execution:
         for spec in self.validators:
             problem = judge(output.judged, spec, self._request.custom_checks)
             if problem is not None:
-                record = replace(record, outcome=AttemptOutcome.INVALID, validator=spec.kind, message=problem)
+                record = replace(
+                    record, outcome=AttemptOutcome.INVALID, validator=spec.kind, message=_reportable(problem)
+                )
                 break
         else:
             record = replace(record, passed_validators=tuple(dict.fromkeys(spec.kind for spec in self.validators)))
@@ -144,7 +146,11 @@ class Execution:
     def failed(self, call: ModelCall, error_class: str, message: str, latency_ms: float) -> Attempt:
         """Record a provider failure."""
         record = Attempt(
-            call.model.name, AttemptOutcome.PROVIDER_ERROR, latency_ms, message=message, error_class=error_class
+            call.model.name,
+            AttemptOutcome.PROVIDER_ERROR,
+            latency_ms,
+            message=_reportable(message),
+            error_class=error_class,
         )
         self.attempts.append(record)
         return record
@@ -162,6 +168,12 @@ class Execution:
         assert self._accepted is not None, "result() before an output was accepted"
         call, output, response = self._accepted
         return Completion(output.text, output.tool_calls, call.model, self.decision, tuple(self.attempts), response)
+
+
+def _reportable(message: str) -> str:
+    """A provider's or validator's message as the service stores it: a NUL (an output or error body can hold one)
+    would get the whole report refused."""
+    return message.replace("\x00", "\ufffd")
 
 
 class AttemptRecorder:
