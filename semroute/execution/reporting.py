@@ -24,6 +24,10 @@ from semroute.types import Attempt
 
 REPORT_QUEUE = 1024  # completions whose report may wait to be sent; more are dropped and counted
 CLOSE_SECONDS = 2.0  # how long closing the client waits for reports still queued
+# Reports the asyncio client sends at once; the others wait their turn in their task. The server bounds the reports
+# one connection may have waiting for a commit (serve --max-reports-per-caller, 8 by default): a burst above it would
+# be refused with RESOURCE_EXHAUSTED.
+REPORTS_IN_FLIGHT = 4
 
 logger = logging.getLogger("semroute.client")
 
@@ -146,6 +150,7 @@ class TaskReporter:
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
         self._tally = _Tally()
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     @property
     def counters(self) -> ReportCounters:
@@ -176,8 +181,12 @@ class TaskReporter:
             await asyncio.wait(set(self._tasks), timeout=seconds)
 
     async def _deliver(self, report: PendingReport) -> None:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:  # a semaphore serves the loop it was first used on
+            self._turns = (loop, asyncio.Semaphore(REPORTS_IN_FLIGHT))
         try:
-            await self._send(report)
+            async with self._turns[1]:
+                await self._send(report)
         except (SemrouteError, OSError, ValueError, aio.UsageError) as error:  # UsageError: the client was closed
             _outcome_of(error, report, self._tally)
         else:

@@ -38,7 +38,11 @@ DEFAULT_RELOAD_SECONDS = 60.0  # how long a ReloadIndex call waits for its reloa
 SPARE_THREADS = 16
 # ReportOutcome and ReportQuality calls waiting for their commit at once; more get RESOURCE_EXHAUSTED. They bypass
 # routing admission (they embed nothing) and have threads of their own, so they can never starve routing or health.
-DEFAULT_MAX_WAITING_REPORTS = 16
+DEFAULT_MAX_WAITING_REPORTS = 32
+# Of those, the reports of one caller (a connection: a client process, as gRPC shares one connection among a process's
+# channels to the same target): a quarter, so that a caller flooding the server with reports gets RESOURCE_EXHAUSTED
+# on its own calls while the others find slots free, and a process with 8 threads that each report in turn never does.
+DEFAULT_MAX_REPORTS_PER_CALLER = 8
 DEFAULT_MAX_BATCH_TEXTS = BATCH_TEXTS  # Route calls embedded together at most
 
 # Keepalive from grpc's keepalive guide: ping idle connections every minute, accept client pings every 30 s, and
@@ -109,6 +113,8 @@ class ServerConfig:
         health_port: Also serve health checks, in plaintext, on this port (for probes that cannot do TLS).
         store: The outcome store (default: SQLite at ``$SEMROUTE_HOME/outcomes.db``); None runs without one.
         max_waiting_reports: Outcome reports waiting for their commit at once; more get RESOURCE_EXHAUSTED.
+        max_reports_per_caller: Of those, the reports of one caller (a connection, gRPC's peer); more get
+            RESOURCE_EXHAUSTED, so that one caller's flood of reports is refused and not the others' reports.
         embedding_threads: ONNX threads of each embedding pass, for the model the server loads itself.
         max_batch_texts: Route calls embedded together at most; 1 embeds each call alone.
         long_lane_nice: Nice value of the threads that run the long lane's embedding passes (0-19; 0: as the others),
@@ -135,6 +141,7 @@ class ServerConfig:
     reload_seconds: float = DEFAULT_RELOAD_SECONDS
     store: StoreSettings | None = field(default_factory=StoreSettings)
     max_waiting_reports: int = DEFAULT_MAX_WAITING_REPORTS
+    max_reports_per_caller: int = DEFAULT_MAX_REPORTS_PER_CALLER
     embedding_threads: int = DEFAULT_EMBEDDING_THREADS
     max_batch_texts: int = DEFAULT_MAX_BATCH_TEXTS
     cache_entries: int = 0
@@ -143,13 +150,14 @@ class ServerConfig:
     def __post_init__(self) -> None:
         problems = [
             f"port must be between 0 and 65535, got {self.port}" if not 0 <= self.port <= 65535 else "",
-            "compute_slots, max_concurrent_rpcs, max_admitted_tokens, max_waiting_reports, embedding_threads and "
-            "max_batch_texts must be at least 1"
+            "compute_slots, max_concurrent_rpcs, max_admitted_tokens, max_waiting_reports, max_reports_per_caller, "
+            "embedding_threads and max_batch_texts must be at least 1"
             if min(
                 self.compute_slots,
                 self.max_concurrent_rpcs,
                 self.max_admitted_tokens,
                 self.max_waiting_reports,
+                self.max_reports_per_caller,
                 self.embedding_threads,
                 self.max_batch_texts,
             )

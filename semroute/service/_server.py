@@ -179,6 +179,7 @@ def create_server(config: ServerConfig, *, embedder: Embedder | None = None) -> 
         config.reload_seconds,
         store=store,
         max_waiting_reports=config.max_waiting_reports,
+        max_reports_per_caller=config.max_reports_per_caller,
         cache=VectorCache(config.cache_entries) if config.cache_entries else None,
         background=background,
     )

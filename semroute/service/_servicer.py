@@ -13,13 +13,12 @@ outcome store gets each task's one vector (:func:`~semroute.router.task_vectors`
 then scores and decides on its own thread with the index it read at its start, and gets a decision id of its own.
 Each decision is handed to the outcome store on the way out (enqueued, never waited for). Reports (ReportOutcome,
 ReportQuality) bypass admission: they embed nothing, and what bounds them is the store's queue and the reports that
-may wait for a commit at once. Methods raise semroute errors and never touch status codes; the request interceptor
-maps them.
+may wait for a commit at once, per caller and in all (:class:`~semroute.service._report_slots.ReportSlots`). Methods
+raise semroute errors and never touch status codes; the request interceptor maps them.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -33,7 +32,7 @@ from google.protobuf.message import DecodeError, Message
 from semroute import wire
 from semroute.decision import Policy
 from semroute.embedding import Vectors
-from semroute.errors import RequestError, StoreError, StoreFullError
+from semroute.errors import RequestError, StoreError
 from semroute.router import task_vectors, validate_batch, validate_request
 from semroute.service._admission import Admission
 from semroute.service._background import BackgroundPasses
@@ -42,6 +41,7 @@ from semroute.service._errors import AdminOnlyError, DeadlineExpiredError, Malfo
 from semroute.service._interceptors import annotate, current_request_id, is_admin_call
 from semroute.service._live_router import LiveRouter, LoadOutcome, Snapshot
 from semroute.service._query_vectors import QueryVectors
+from semroute.service._report_slots import ReportSlots
 from semroute.service._watcher import ArtifactWatcher
 from semroute.store import (
     OutcomeStore,
@@ -69,7 +69,8 @@ class RouterServicer:
         reload_seconds: float,
         *,
         store: OutcomeStore | None = None,
-        max_waiting_reports: int = 16,
+        max_waiting_reports: int = 32,
+        max_reports_per_caller: int = 8,
         cache: VectorCache | None = None,
         background: BackgroundPasses | None = None,
     ) -> None:
@@ -82,6 +83,7 @@ class RouterServicer:
             reload_seconds: How long a ReloadIndex call waits for its reload.
             store: Where decisions and outcomes are recorded; None: nowhere (reports get FAILED_PRECONDITION).
             max_waiting_reports: Reports that may wait for their commit at once; more get RESOURCE_EXHAUSTED.
+            max_reports_per_caller: Of those, the reports of one caller (connection); more get RESOURCE_EXHAUSTED.
             cache: Query vectors of texts seen before; None embeds every text.
             background: Runs the long lane's embedding passes; None runs them on the calls' threads.
         """
@@ -90,7 +92,7 @@ class RouterServicer:
         self._watcher = watcher
         self._reload_seconds = reload_seconds
         self._store = store
-        self._report_slots = threading.BoundedSemaphore(max_waiting_reports)
+        self._report_slots = ReportSlots(max_waiting_reports, max_reports_per_caller)
 
     def Route(self, request: pb.RouteRequest, context: grpc.ServicerContext) -> pb.RouteResponse:
         """Decide one task."""
@@ -188,20 +190,16 @@ class RouterServicer:
         )
 
     def _committed(self, submit: Callable[[OutcomeStore], Future[None]], context: grpc.ServicerContext) -> None:
-        """Submit a report to the store and wait for its commit, if a waiting slot is free."""
+        """Submit a report to the store and wait for its commit, if a waiting slot of its caller is free."""
         if self._store is None:
             raise StoreError("this server runs without an outcome store (serve --no-store); nothing was recorded")
-        if not self._report_slots.acquire(blocking=False):
-            raise StoreFullError("too many reports are waiting for the outcome store; retry later")
-        try:
+        with self._report_slots.hold(context.peer()):
             remaining = context.time_remaining()
             wait = REPORT_WAIT_SECONDS if remaining is None else min(remaining, REPORT_WAIT_SECONDS)
             try:
                 submit(self._store).result(timeout=max(wait, 0.0))
             except FutureTimeout:
                 raise DeadlineExpiredError("the report was not committed before the call's deadline") from None
-        finally:
-            self._report_slots.release()
 
     def _index_info(self, snapshot: Snapshot) -> IndexInfo:
         artifact = snapshot.router.artifact

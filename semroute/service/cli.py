@@ -11,7 +11,11 @@ from semroute.cli_options import INDEX_OPTION
 from semroute.environment import default_index_path
 from semroute.service._background import DEFAULT_LONG_LANE_NICE
 from semroute.service._cache import DEFAULT_CACHE_ENTRIES
-from semroute.service._config import DEFAULT_EMBEDDING_THREADS, DEFAULT_MAX_BATCH_TEXTS
+from semroute.service._config import (
+    DEFAULT_EMBEDDING_THREADS,
+    DEFAULT_MAX_BATCH_TEXTS,
+    DEFAULT_MAX_REPORTS_PER_CALLER,
+)
 from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_url
 
 
@@ -72,6 +76,13 @@ from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_
     show_default=True,
     help="Embedding work admitted at once, in tokens; more gets RESOURCE_EXHAUSTED.",
 )
+@click.option(
+    "--max-reports-per-caller",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_REPORTS_PER_CALLER,
+    show_default=True,
+    help="Reports of one connection waiting for their commit at once; more get RESOURCE_EXHAUSTED.",
+)
 @click.option("--reflection/--no-reflection", default=False, show_default=True, help="Serve gRPC reflection.")
 @click.option(
     "--drain-seconds",
@@ -129,6 +140,12 @@ from semroute.store import DEFAULT_RETENTION_DAYS, StoreSettings, default_store_
     "--store-text", is_flag=True, default=False, help="Also keep each task's text in the store (off: only its hash)."
 )
 @click.option(
+    "--keep-constrained-embeddings",
+    is_flag=True,
+    default=False,
+    help="Also keep the embedding of a decision a rule constrained (off: none, as it can be inverted to text).",
+)
+@click.option(
     "--retention-days",
     type=click.IntRange(min=1),
     default=DEFAULT_RETENTION_DAYS,
@@ -153,6 +170,7 @@ def serve(
     long_lane_nice: int,
     max_concurrent_rpcs: int,
     max_admitted_tokens: int,
+    max_reports_per_caller: int,
     reflection: bool,
     drain_seconds: float,
     grace_seconds: float,
@@ -166,6 +184,7 @@ def serve(
     store_url: str,
     no_store: bool,
     store_text: bool,
+    keep_constrained_embeddings: bool,
     retention_days: int,
     log_level: str,
 ) -> None:
@@ -185,6 +204,7 @@ def serve(
             long_lane_nice=long_lane_nice,
             max_concurrent_rpcs=max_concurrent_rpcs,
             max_admitted_tokens=max_admitted_tokens,
+            max_reports_per_caller=max_reports_per_caller,
             reflection=reflection,
             drain_seconds=drain_seconds,
             grace_seconds=grace_seconds,
@@ -193,6 +213,13 @@ def serve(
             token=service.read_token_file(token_file) if token_file else None,
             admin_token=service.read_token_file(admin_token_file, "admin token") if admin_token_file else None,
             health_port=health_port,
-            store=None if no_store else StoreSettings(store_url, store_text=store_text, retention_days=retention_days),
+            store=None
+            if no_store
+            else StoreSettings(
+                store_url,
+                store_text=store_text,
+                keep_constrained_embeddings=keep_constrained_embeddings,
+                retention_days=retention_days,
+            ),
         )
     )

@@ -2,8 +2,8 @@
 
 :class:`OutcomeStore` is what the server holds: a bounded queue and a writer thread over an
 :class:`OutcomeDatabase` (SQLAlchemy Core; SQLite in WAL mode by default, PostgreSQL for several replicas).
-Privacy by default: a decision is kept with its text's SHA-256, length, embedding (float16) and structural features,
-and its text only when the settings say so.
+Privacy by default: a decision is kept with its text's SHA-256, length, embedding (float16; none for a decision a
+rule constrained, unless the settings keep those) and structural features, and its text only when the settings say so.
 """
 
 from semroute.store._database import OutcomeDatabase

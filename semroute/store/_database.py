@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from semroute.errors import MissingExtraError, UnknownDecisionError
 from semroute.learning.observations import Observation
+from semroute.limits import merged_labels
 from semroute.store._observations import (
     check_observations,
     observation_of_row,
@@ -25,7 +26,7 @@ from semroute.store._observations import (
     served_observation,
     served_query,
 )
-from semroute.store._records import attempt_rows, utc_now
+from semroute.store._records import attempt_rows, utc_now, validate_outcome_report, validate_quality_report
 from semroute.store._schema import attempts, decisions, migrate, observations, outcomes
 from semroute.store._settings import engine_url
 from semroute.types import OutcomeReport, QualityReport
@@ -95,16 +96,22 @@ class OutcomeDatabase:
         """Record an outcome, replacing the attempts and acceptance of an earlier report of the same decision. A
         quality score given before (by ReportQuality, which often lands first: ``complete()`` reports in the
         background) is kept unless this report has one of its own, and labels are merged, this report's winning.
+        The report is checked again here (the service checked it before queueing it), so that no caller of the store
+        can hand a batch a row its database would refuse.
 
         Raises:
+            RequestError: a field is over a limit of :mod:`semroute.limits`; RecordLimitError when the merged labels
+                would be (nothing is written then).
             UnknownDecisionError: no decision with this id is in the store.
         """
+        validate_outcome_report(report)
         _require_decision(connection, report.decision_id)
         earlier = connection.execute(
             sa.select(outcomes.c.quality_score, outcomes.c.labels, outcomes.c.scored_at).where(
                 outcomes.c.decision_id == report.decision_id
             )
         ).first()
+        labels = merged_labels(earlier.labels if earlier is not None else {}, report.labels)
         score, scored_at = report.quality_score, now if report.quality_score is not None else None
         if score is None and earlier is not None:
             score, scored_at = earlier.quality_score, earlier.scored_at
@@ -115,7 +122,7 @@ class OutcomeDatabase:
                 decision_id=report.decision_id,
                 accepted=report.accepted,
                 quality_score=score,
-                labels={**(earlier.labels if earlier is not None else {}), **report.labels},
+                labels=labels,
                 reported_at=now,
                 scored_at=scored_at,
             )
@@ -129,8 +136,11 @@ class OutcomeDatabase:
         """Set a decision's quality score and add its labels; an outcome row is made if none was reported yet.
 
         Raises:
+            RequestError: a field is over a limit of :mod:`semroute.limits`; RecordLimitError when the merged labels
+                would be (nothing is written then).
             UnknownDecisionError: no decision with this id is in the store.
         """
+        validate_quality_report(report)
         _require_decision(connection, report.decision_id)
         found = connection.execute(
             sa.select(outcomes.c.labels).where(outcomes.c.decision_id == report.decision_id)
@@ -144,7 +154,7 @@ class OutcomeDatabase:
         connection.execute(
             sa.update(outcomes)
             .where(outcomes.c.decision_id == report.decision_id)
-            .values(quality_score=report.score, labels={**found.labels, **report.labels}, scored_at=now)
+            .values(quality_score=report.score, labels=merged_labels(found.labels, report.labels), scored_at=now)
         )
 
     def insert_observations(self, batch: Sequence[Observation], *, texts: Mapping[str, str] | None = None) -> int:

@@ -6,7 +6,9 @@ each reported attempt that says something about quality is read back as an obser
 decisions themselves. What says something: an output a validator refused; an accepted output that passed at least
 one validator or was given a quality score. An output accepted with nothing checking it only says that the model
 answered (on a route without validators every answer is accepted), and a provider error says nothing about quality:
-counted, they would teach the learner that the model it already picks always succeeds.
+counted, they would teach the learner that the model it already picks always succeeds. A decision stored without
+its embedding (one a rule constrained, :func:`~semroute.store._records.decision_row`) gives no observation: the
+learner places tasks by their vectors.
 """
 
 from __future__ import annotations
@@ -123,8 +125,8 @@ def served_observation(row: sa.RowMapping) -> Observation:
 
 
 def served_query() -> sa.Select[Any]:
-    """Every reported attempt that says something about quality, with its decision and outcome, in the order served
-    (callers add their filters on ``decisions``)."""
+    """Every reported attempt that says something about quality, of a decision stored with its embedding, with its
+    decision and outcome, in the order served (callers add their filters on ``decisions``)."""
     return (
         sa.select(
             decisions.c.text_sha256,
@@ -148,7 +150,7 @@ def served_query() -> sa.Select[Any]:
                 attempts, attempts.c.decision_id == decisions.c.decision_id
             )
         )
-        .where(judged_attempt())
+        .where(judged_attempt(), decisions.c.embedding.is_not(None))
         .order_by(decisions.c.decided_at, decisions.c.decision_id, attempts.c.position)
     )
 

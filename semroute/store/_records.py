@@ -8,8 +8,6 @@ cost the routing call nothing.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,16 +18,26 @@ import numpy.typing as npt
 from semroute.embedding import Vectors
 from semroute.errors import RequestError
 from semroute.features import structural_features
-from semroute.types import OutcomeReport, QualityReport, RouteDecision, RouteRequest
-
-MAX_DECISION_ID_CHARS = 64
-MAX_ATTEMPTS = 32
-MAX_LABELS = 32
-MAX_LABEL_VALUE_CHARS = 256
-MAX_STORED_MESSAGE_CHARS = 4096  # an attempt's message is cut to this: provider errors can be long
-QUALITY_SCORES = range(1, 6)
-_LABEL_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_VALIDATOR_KIND = _LABEL_KEY  # stored comma-separated: no comma can be in one
+from semroute.limits import (
+    MAX_ATTEMPTS,
+    MAX_COST_USD,
+    MAX_DECISION_ID_CHARS,
+    MAX_ERROR_CLASS_CHARS,
+    MAX_LATENCY_MS,
+    MAX_MODEL_NAME_CHARS,
+    MAX_PASSED_VALIDATORS,
+    MAX_STORED_MESSAGE_CHARS,
+    MAX_VALIDATOR_CHARS,
+    check_amount,
+    check_count,
+    check_kind,
+    check_labels,
+    check_name,
+    check_score,
+    check_text,
+    check_tokens,
+)
+from semroute.types import Attempt, OutcomeReport, QualityReport, RouteDecision, RouteRequest
 
 
 def utc_now() -> datetime:
@@ -58,9 +66,14 @@ class PendingDecision:
     decided_at: datetime  # UTC, naive
 
 
-def decision_row(pending: PendingDecision, *, store_text: bool) -> dict[str, Any]:
-    """The ``decisions`` row of a decision: its text only when ``store_text`` is set."""
+def decision_row(
+    pending: PendingDecision, *, store_text: bool, keep_constrained_embeddings: bool = False
+) -> dict[str, Any]:
+    """The ``decisions`` row of a decision: its text only when ``store_text`` is set, and no embedding (NULL) for a
+    decision a rule constrained (``constraint_rules``: where the task may go was restricted, e.g. sovereign data)
+    unless ``keep_constrained_embeddings`` is set: an embedding can be inverted to approximate text."""
     decision, text = pending.decision, pending.request.text
+    keep_embedding = keep_constrained_embeddings or not decision.constraint_rules
     features = structural_features(text, pending.request.input_tokens)
     return {
         "decision_id": decision.decision_id,
@@ -83,7 +96,7 @@ def decision_row(pending: PendingDecision, *, store_text: bool) -> dict[str, Any
         "has_code_block": bool(features["has_code_block"]),
         "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "text_chars": len(text),
-        "embedding": encode_embedding(pending.vector),
+        "embedding": encode_embedding(pending.vector) if keep_embedding else None,
         "choice_probability": decision.choice_probability,
         "text": text if store_text else None,
         "choice_policy": decision.choice_policy,
@@ -118,64 +131,46 @@ def passed_validators_of(stored: str | None) -> tuple[str, ...]:
 
 
 def validate_outcome_report(report: OutcomeReport) -> None:
-    """Check a ReportOutcome request's fields.
+    """Check a ReportOutcome request's fields against :mod:`semroute.limits`.
 
     Raises:
         RequestError: naming the field that is wrong, e.g. ``quality_score`` or ``attempts[2].input_tokens``.
     """
     _validate_decision_id(report.decision_id)
-    if len(report.attempts) > MAX_ATTEMPTS:
-        raise RequestError("attempts", f"has {len(report.attempts)} entries, over the limit of {MAX_ATTEMPTS}")
+    check_count("attempts", len(report.attempts), MAX_ATTEMPTS)
     for position, attempt in enumerate(report.attempts):
-        where = f"attempts[{position}]"
-        if not attempt.model.strip():
-            raise RequestError(f"{where}.model", "must not be empty")
-        for name in ("latency_ms", "input_tokens", "output_tokens", "cost_usd"):
-            value = getattr(attempt, name)
-            if not value >= 0:  # also refuses NaN
-                raise RequestError(f"{where}.{name}", f"must not be negative, got {value}")
-        if len(attempt.passed_validators) > MAX_ATTEMPTS:
-            raise RequestError(
-                f"{where}.passed_validators", f"has {len(attempt.passed_validators)} entries, over {MAX_ATTEMPTS}"
-            )
-        for kind in attempt.passed_validators:
-            if not _VALIDATOR_KIND.fullmatch(kind):
-                raise RequestError(
-                    f"{where}.passed_validators", f"{kind!r} must be 1-64 characters of letters, digits, '_', '.', '-'"
-                )
+        _validate_attempt(f"attempts[{position}]", attempt)
     if report.quality_score is not None:
-        _validate_score("quality_score", report.quality_score)
-    _validate_labels(report.labels)
+        check_score("quality_score", report.quality_score)
+    check_labels(report.labels)
 
 
 def validate_quality_report(report: QualityReport) -> None:
-    """Check a ReportQuality request's fields.
+    """Check a ReportQuality request's fields against :mod:`semroute.limits`.
 
     Raises:
         RequestError: naming the field that is wrong.
     """
     _validate_decision_id(report.decision_id)
-    _validate_score("score", report.score)
-    _validate_labels(report.labels)
+    check_score("score", report.score)
+    check_labels(report.labels)
 
 
 def _validate_decision_id(decision_id: str) -> None:
     if not decision_id.strip():
         raise RequestError("decision_id", "must not be empty: send the decision_id of the decision you executed")
-    if len(decision_id) > MAX_DECISION_ID_CHARS:
-        raise RequestError("decision_id", f"is over {MAX_DECISION_ID_CHARS} characters")
+    check_name("decision_id", decision_id, MAX_DECISION_ID_CHARS)
 
 
-def _validate_score(field: str, score: int) -> None:
-    if score not in QUALITY_SCORES:
-        raise RequestError(field, f"must be between 1 and 5, got {score}")
-
-
-def _validate_labels(labels: Mapping[str, str]) -> None:
-    if len(labels) > MAX_LABELS:
-        raise RequestError("labels", f"has {len(labels)} entries, over the limit of {MAX_LABELS}")
-    for key, value in labels.items():
-        if not _LABEL_KEY.fullmatch(key):
-            raise RequestError("labels", f"key {key!r} must be 1-64 characters of letters, digits, '_', '.', '-'")
-        if len(value) > MAX_LABEL_VALUE_CHARS:
-            raise RequestError(f"labels[{key}]", f"value is over {MAX_LABEL_VALUE_CHARS} characters")
+def _validate_attempt(where: str, attempt: Attempt) -> None:
+    check_name(f"{where}.model", attempt.model, MAX_MODEL_NAME_CHARS, required=True)
+    check_name(f"{where}.validator", attempt.validator, MAX_VALIDATOR_CHARS)
+    check_name(f"{where}.error_class", attempt.error_class, MAX_ERROR_CLASS_CHARS)
+    check_text(f"{where}.message", attempt.message)
+    check_amount(f"{where}.latency_ms", attempt.latency_ms, MAX_LATENCY_MS)
+    check_amount(f"{where}.cost_usd", attempt.cost_usd, MAX_COST_USD)
+    check_tokens(f"{where}.input_tokens", attempt.input_tokens)
+    check_tokens(f"{where}.output_tokens", attempt.output_tokens)
+    check_count(f"{where}.passed_validators", len(attempt.passed_validators), MAX_PASSED_VALIDATORS)
+    for kind in attempt.passed_validators:
+        check_kind(f"{where}.passed_validators", kind)

@@ -41,7 +41,9 @@ decisions = sa.Table(
     sa.Column("has_code_block", sa.Boolean(), nullable=False),
     sa.Column("text_sha256", sa.String(64), nullable=False),  # of the UTF-8 text
     sa.Column("text_chars", sa.Integer(), nullable=False),
-    sa.Column("embedding", sa.LargeBinary(), nullable=False),  # the query vector, little-endian float16
+    # The query vector, little-endian float16; NULL (from version 4) for a decision a rule constrained, unless the
+    # server keeps those (StoreSettings.keep_constrained_embeddings): an embedding can be inverted to approximate text.
+    sa.Column("embedding", sa.LargeBinary(), nullable=True),
     # The probability with which the chosen model was picked, and the choice policy that picked it (NULL before
     # version 2: the static policy, probability 1).
     sa.Column("choice_probability", sa.Float(), nullable=True),
@@ -132,6 +134,23 @@ def _add_passed_validators(connection: sa.Connection) -> None:
     connection.execute(sa.text(f"ALTER TABLE attempts ADD COLUMN {spec}"))
 
 
+def _optional_decision_embedding(connection: sa.Connection) -> None:
+    """Migration 4: a decision may be stored without its embedding (a constrained task's)."""
+    if connection.dialect.name != "sqlite":
+        connection.execute(sa.text("ALTER TABLE decisions ALTER COLUMN embedding DROP NOT NULL"))
+        return
+    # SQLite cannot drop a NOT NULL in place: the table is made again and its rows copied over (its own documented
+    # procedure; outcomes and attempts refer to decisions by id only, with no foreign key to rebuild).
+    kept = "decisions_before_v4"
+    connection.execute(sa.text(f"ALTER TABLE decisions RENAME TO {kept}"))
+    for index in decisions.indexes:  # they moved with the renamed table; the new one makes them again
+        connection.execute(sa.text(f"DROP INDEX {index.name}"))
+    decisions.create(connection)
+    names = ", ".join(connection.dialect.identifier_preparer.quote(column.name) for column in decisions.columns)
+    connection.execute(sa.text(f"INSERT INTO decisions ({names}) SELECT {names} FROM {kept}"))
+    connection.execute(sa.text(f"DROP TABLE {kept}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "decisions, outcomes and attempts", _schema_v1.create_tables),
     Migration(
@@ -140,6 +159,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _add_observations,
     ),
     Migration(3, "attempts: passed_validators", _add_passed_validators),
+    Migration(
+        4,
+        "decisions: embedding may be NULL (a constrained decision's is not kept by default)",
+        _optional_decision_embedding,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 # Serialises migrations of replicas starting at once against the same PostgreSQL (any constant; "semr" in ASCII).

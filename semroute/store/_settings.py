@@ -60,6 +60,9 @@ class StoreSettings:
     Attributes:
         url: ``sqlite:///path`` (one file per replica), ``postgresql://...`` (shared by replicas), or a file path.
         store_text: Also keep each task's text (off: only its SHA-256, length, embedding and features).
+        keep_constrained_embeddings: Also keep the query embedding of a decision a rule constrained (its
+            ``constraint_rules`` non-empty, e.g. sovereign data). Off: such a decision is stored without one, since
+            an embedding can be inverted to approximate text; learning from served traffic then skips it.
         retention_days: Rows older than this are purged (checked at start and every hour).
         queue_decisions: Decisions waiting to be written; more are dropped and counted.
         queue_chars: Task text held by waiting decisions; more are dropped and counted.
@@ -68,6 +71,7 @@ class StoreSettings:
 
     url: str = field(default_factory=default_store_url)
     store_text: bool = False
+    keep_constrained_embeddings: bool = False
     retention_days: int = DEFAULT_RETENTION_DAYS
     queue_decisions: int = DEFAULT_QUEUE_DECISIONS
     queue_chars: int = DEFAULT_QUEUE_CHARS

@@ -9,6 +9,16 @@ Reports (outcomes, quality scores) go through the same writer and their future r
 committed (group commit: everything that queued while the previous commit ran is committed together), so an
 acknowledged report survives a kill -9. The writer commits the decisions it has taken before the reports of the same
 batch, so a report always finds a decision this replica issued before it.
+
+A record the database refuses (a data error: a value too long for its column, a NUL in PostgreSQL text, a NOT NULL
+violated) fails alone, whoever sent it: each report is written in a savepoint of its own, and a batch whose decisions
+fail to insert together is written again with each decision in a savepoint, so that the rest commits and only the
+refused decision is dropped (counted) and only the refused report's caller gets an error (:class:`RequestError`,
+INVALID_ARGUMENT). Every record is checked before it is queued (:mod:`semroute.limits`), so a refusal means a gap in
+those checks: each one counts as a store error. So does a report that meets a concurrent write of the same decision
+on another replica (its caller gets :class:`StoreUnavailableError` and sends it again) or a bug (INTERNAL, for its
+caller alone). A database that fails as a whole (unreachable, locked, full) fails the batch: its decisions are
+dropped and its reports get :class:`StoreUnavailableError`.
 """
 
 from __future__ import annotations
@@ -19,13 +29,19 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from semroute.errors import StoreFullError, StoreUnavailableError, StoreVersionError, UnknownDecisionError
+from semroute.errors import (
+    RequestError,
+    StoreFullError,
+    StoreUnavailableError,
+    StoreVersionError,
+    UnknownDecisionError,
+)
 from semroute.store._database import OutcomeDatabase, retention_cutoff
 from semroute.store._records import PendingDecision, decision_row, utc_now
 from semroute.store._settings import StoreSettings
@@ -46,6 +62,17 @@ class _Report:
     done: Future[None]
 
 
+@dataclass
+class _Written:
+    """What a batch's transaction left out: the reports that failed (by ``id`` of their :class:`_Report`), how many
+    decisions the database refused, and how many reports failed in the store (refused, in conflict, or a bug)."""
+
+    failures: dict[int, BaseException] = field(default_factory=dict)
+    refused_decisions: int = 0
+    failed_reports: int = 0
+    reason: str = ""  # the last such failure, as the log says it
+
+
 class _Counters:
     """The store's counters, safe to bump from any thread."""
 
@@ -64,9 +91,11 @@ class _Counters:
 
 
 class _DropLog:
-    """Logs dropped decisions at most once per :data:`LOG_INTERVAL_SECONDS`, with the count since the last line."""
+    """Logs dropped decisions (or, as ``message`` says, other records) at most once per
+    :data:`LOG_INTERVAL_SECONDS`, with the count since the last line."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "decisions not recorded") -> None:
+        self._message = message
         self._lock = threading.Lock()
         self._last = -LOG_INTERVAL_SECONDS
         self._dropped = 0
@@ -78,7 +107,7 @@ class _DropLog:
             if now - self._last < LOG_INTERVAL_SECONDS:
                 return
             self._last, dropped, self._dropped = now, self._dropped, 0
-        logger.warning("decisions not recorded", extra={"fields": {"dropped": dropped, "reason": reason}})
+        logger.warning(self._message, extra={"fields": {"dropped": dropped, "reason": reason}})
 
 
 class OutcomeStore:
@@ -96,6 +125,7 @@ class OutcomeStore:
         self._closing = threading.Event()
         self._counters = _Counters()
         self._drops = _DropLog()
+        self._failed_reports = _DropLog("reports not recorded")
         self._migrated = False
         self._next_purge = 0.0
         self._thread = threading.Thread(target=self._run, name="semroute-store", daemon=True)
@@ -199,40 +229,96 @@ class OutcomeStore:
             self._maybe_purge()
 
     def _write(self, pending: list[PendingDecision], reports: list[_Report]) -> None:
+        rows = self._decision_rows(pending)
         try:
-            rows = [decision_row(item, store_text=self._settings.store_text) for item in pending]
             if not self._migrated:
                 self._migrate()
-            failures = self._commit(rows, reports)
+            written = self._commit(rows, reports)
         except Exception as error:  # any failure of the database: the batch is lost, routing goes on
             self._counters.add(store_errors=1)
-            self._drop(len(pending), f"{type(error).__name__}: {_first_line(error)}")
+            self._drop(len(rows), f"{type(error).__name__}: {_first_line(error)}")
             failed = StoreUnavailableError(f"the outcome store could not commit the record ({type(error).__name__})")
             for item in reports:
                 item.done.set_exception(failed)
             return
-        self._counters.add(decisions_recorded=len(pending), outcomes_recorded=len(reports) - len(failures))
+        self._counters.add(
+            decisions_recorded=len(rows) - written.refused_decisions,
+            outcomes_recorded=len(reports) - len(written.failures),
+            store_errors=written.refused_decisions + written.failed_reports,
+        )
+        if written.refused_decisions:
+            self._drop(written.refused_decisions, f"the database refused it ({written.reason})")
+        if written.failed_reports:
+            self._failed_reports.dropped(written.failed_reports, written.reason)
         for item in reports:
-            failure = failures.get(id(item))
+            failure = written.failures.get(id(item))
             if failure is None:
                 item.done.set_result(None)
             else:
                 item.done.set_exception(failure)
 
-    def _commit(self, rows: list[dict[str, Any]], reports: list[_Report]) -> dict[int, UnknownDecisionError]:
-        """One transaction: the decisions, then each report in a savepoint of its own (an unknown decision fails
-        that report alone)."""
-        failures: dict[int, UnknownDecisionError] = {}
+    def _decision_rows(self, pending: list[PendingDecision]) -> list[dict[str, Any]]:
+        """The rows of the decisions; a decision whose row cannot be made (a bug) is dropped alone, logged."""
+        rows = []
+        for item in pending:
+            try:
+                rows.append(
+                    decision_row(
+                        item,
+                        store_text=self._settings.store_text,
+                        keep_constrained_embeddings=self._settings.keep_constrained_embeddings,
+                    )
+                )
+            except Exception:
+                logger.exception("decision row failed", extra={"fields": {"request_id": item.request_id}})
+                self._counters.add(store_errors=1)
+                self._drop(1, "its row could not be made")
+        return rows
+
+    def _commit(self, rows: list[dict[str, Any]], reports: list[_Report]) -> _Written:
+        """Commit the batch in one transaction; if the database refuses one of its decisions, commit it again with
+        each decision in a savepoint of its own, leaving out those it refuses."""
+        try:
+            return self._transaction(rows, reports, one_by_one=False)
+        except Exception as error:
+            if not rows or not _refused_record(error):
+                raise
+        return self._transaction(rows, reports, one_by_one=True)
+
+    def _transaction(self, rows: list[dict[str, Any]], reports: list[_Report], *, one_by_one: bool) -> _Written:
+        """One transaction: the decisions (together, or ``one_by_one`` in savepoints), then each report in a
+        savepoint of its own: an unknown decision, a report over a limit such as the labels a decision may hold, one
+        the database refuses, or one that meets a bug fails that report alone (:meth:`_report_failure`)."""
+        written = _Written()
         now = utc_now()
         with self._database.writes.begin() as connection:
-            self._database.insert_decisions(connection, rows)
+            if one_by_one:
+                self._insert_each(connection, rows, written)
+            else:
+                self._database.insert_decisions(connection, rows)
             for item in reports:
                 try:
                     with connection.begin_nested():
                         self._apply(connection, item.report, now)
-                except UnknownDecisionError as error:
-                    failures[id(item)] = error
-        return failures
+                except (UnknownDecisionError, RequestError) as error:
+                    written.failures[id(item)] = error
+                except Exception as error:
+                    written.failures[id(item)] = _report_failure(error)
+                    written.failed_reports += 1
+                    written.reason = _refusal_reason(error)
+        return written
+
+    def _insert_each(self, connection: sa.Connection, rows: list[dict[str, Any]], written: _Written) -> None:
+        """Insert each decision in a savepoint of its own, counting in ``written`` those the database refuses."""
+        for row in rows:
+            try:
+                with connection.begin_nested():
+                    self._database.insert_decisions(connection, [row])
+            except Exception as error:
+                if not _refused_record(error):
+                    raise
+                written.refused_decisions += 1
+                written.reason = _refusal_reason(error)
 
     def _apply(self, connection: sa.Connection, report: OutcomeReport | QualityReport, now: datetime) -> None:
         if isinstance(report, OutcomeReport):
@@ -269,6 +355,48 @@ class OutcomeStore:
             return
         if purged:
             logger.info("retention purge", extra={"fields": {"decisions": purged}})
+
+
+def _report_failure(error: Exception) -> BaseException:
+    """What the caller of a report whose savepoint failed with ``error`` is told, the rest of the batch going on.
+
+    Raises:
+        Exception: ``error`` again when the database itself failed (unreachable, locked, full): the batch fails.
+    """
+    if _conflict(error):
+        return StoreUnavailableError(
+            "another write of this decision's outcome committed at the same moment; send the report again"
+        )
+    if _refused_record(error):
+        reason = _refusal_reason(error)
+        return RequestError("request", f"the outcome store refused this report ({reason}); nothing was recorded")
+    if isinstance(error, sa.exc.SQLAlchemyError):
+        raise error
+    return error  # a bug: INTERNAL for its caller alone, its traceback logged by the service
+
+
+def _refused_record(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing a record's values (the record alone is at fault), not the
+    database failing (unreachable, locked, full: every record would fail alike)."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return isinstance(error, (sa.exc.DataError, sa.exc.IntegrityError)) and not error.connection_invalidated
+    # raised while binding the values, before the database saw them: a value no bind processor takes (SQLAlchemy
+    # wraps it in a StatementError), or sqlite3's OverflowError for an integer beyond 64 bits (not wrapped)
+    return isinstance(error, (sa.exc.StatementError, OverflowError))
+
+
+def _conflict(error: BaseException) -> bool:
+    """Whether ``error`` is a unique key taken by a concurrent transaction: two PostgreSQL replicas writing the same
+    decision's report at once (the second waits for the first, then finds its rows). Sent again, it succeeds."""
+    return isinstance(error, sa.exc.IntegrityError) and getattr(error.orig, "sqlstate", None) == "23505"
+
+
+def _refusal_reason(error: BaseException) -> str:
+    """The driver's own first line (``StringDataRightTruncation: value too long for type character varying(128)``),
+    never the statement or its values, which SQLAlchemy's message adds."""
+    if isinstance(error, sa.exc.StatementError) and error.orig is not None:
+        error = error.orig
+    return f"{type(error).__name__}: {_first_line(error)[:200]}"
 
 
 def _drain(source: queue.Queue[Any]) -> list[Any]:

@@ -114,3 +114,18 @@ def test_a_completion_cancelled_after_a_model_was_called_reports_its_attempts(
     assert outcome == "provider_error"
     assert recorded(session_server, decision_id)[0] is False  # only the attempt that ended before the cancellation
     assert len(recorded(session_server, decision_id)[1]) == 1
+
+
+def test_a_burst_of_completions_has_every_report_sent_within_the_servers_per_caller_bound(
+    session_server: RunningServer, llm: ScriptedLLMServer, providers: dict[str, Provider]
+) -> None:
+    llm.script(PRIMARY, Reply("summary", 20, 3))
+
+    async def main() -> int:
+        async with AsyncRouterClient(session_server.target) as client:
+            await asyncio.gather(*(client.complete(SUMMARY_TASK, providers=providers) for _ in range(24)))
+        counters = client.report_counters
+        assert (counters.dropped, counters.failed) == (0, 0)
+        return counters.sent
+
+    assert asyncio.run(main()) == 24  # 24 at once would be 3x the server's 8 waiting reports per connection

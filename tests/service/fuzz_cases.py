@@ -1,4 +1,6 @@
-"""Hypothesis strategies for the service fuzz: valid requests, requests with one bad field, and malformed wire bytes.
+"""Hypothesis strategies for the service fuzz: valid requests, requests with one bad field, and malformed wire bytes;
+and for every write path into the outcome store (decisions, outcomes, quality scores, attempts, labels), valid
+records and records with one field over a limit.
 
 Each strategy yields a :class:`FuzzCase`: the method to call, the raw request bytes and the status codes the call may
 end with. The malformed messages are encoded by hand (:func:`encode_field`) because the protobuf library refuses to
@@ -8,6 +10,7 @@ serialise what they hold, such as invalid UTF-8 in a string field.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import string
 import sys
@@ -17,12 +20,30 @@ import grpc
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
+from semroute.limits import (
+    MAX_ATTEMPTS,
+    MAX_COST_USD,
+    MAX_DECISION_ID_CHARS,
+    MAX_ERROR_CLASS_CHARS,
+    MAX_LABEL_VALUE_CHARS,
+    MAX_LABELS,
+    MAX_LATENCY_MS,
+    MAX_MODEL_NAME_CHARS,
+    MAX_PASSED_VALIDATORS,
+    MAX_STORED_MESSAGE_CHARS,
+    MAX_TOKENS,
+    MAX_VALIDATOR_CHARS,
+)
 from semroute.router import MAX_METADATA_ENTRIES, MAX_METADATA_VALUE_CHARS, MAX_TEXT_CHARS, MAX_TOP_K
 from semroute.service import MAX_BATCH_REQUESTS, MAX_MESSAGE_BYTES
 from semroute.v1 import router_pb2 as pb
+from semroute.wire import REQUEST_ID_KEY
 
 ROUTE = "Route"
 ROUTE_BATCH = "RouteBatch"
+REPORT_OUTCOME = "ReportOutcome"
+REPORT_QUALITY = "ReportQuality"
+REPORTS = (REPORT_OUTCOME, REPORT_QUALITY)
 
 OK = frozenset({grpc.StatusCode.OK})
 INVALID = frozenset({grpc.StatusCode.INVALID_ARGUMENT})
@@ -88,10 +109,12 @@ class FuzzCase:
 
     Attributes:
         kind: What the case exercises, for the counts by kind.
-        method: ``Route`` or ``RouteBatch``.
+        method: ``Route``, ``RouteBatch``, ``ReportOutcome`` or ``ReportQuality``.
         payload: The serialized request, possibly malformed.
-        expected: The acceptable status codes.
+        expected: The acceptable status codes; for a valid report, OK unless its labels would take the decision's
+            over the per-decision limit (the fuzz keeps track of each decision's labels).
         tasks: How many decisions an OK answer must hold; 0 when the payload is random (then: at least one).
+        metadata: Call metadata to send, e.g. an ``x-request-id`` of the caller's.
     """
 
     kind: str
@@ -99,6 +122,7 @@ class FuzzCase:
     payload: bytes
     expected: frozenset[grpc.StatusCode]
     tasks: int = 0
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -133,9 +157,12 @@ def is_blank(text: str) -> bool:
 
 # --- field values -------------------------------------------------------------------------------------------------
 
+# Any character a PostgreSQL text column can hold: everything but NUL, which is refused (nul_in_text), and the
+# surrogates, which UTF-8 cannot encode.
+characters = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 task_texts = st.one_of(
     st.lists(st.sampled_from(TASK_WORDS), min_size=1, max_size=8).map(" ".join),
-    st.text(min_size=1, max_size=40).filter(lambda text: not is_blank(text)),  # any unicode, controls included
+    st.text(characters, min_size=1, max_size=40).filter(lambda text: not is_blank(text)),  # controls included
 )
 blank_texts = st.text(alphabet=WHITESPACE, max_size=12)
 # Keys and long values are built from short draws: hypothesis draws strings one character at a time.
@@ -166,9 +193,17 @@ VALID_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "text": task_texts,
     "metadata": metadata,
     "top_k": st.none() | st.integers(1, MAX_TOP_K),
-    "input_tokens": st.none() | st.integers(0, 1_000_000) | st.integers(0, INT64_MAX),
+    "input_tokens": st.none() | st.integers(0, 1_000_000) | st.integers(0, MAX_TOKENS),
     "full_trace": st.booleans(),
 }
+
+
+cuts = st.integers(0, 1 << 16)  # where to put a character into a string: at any place, or at its end
+
+
+def _with(text: str, character: str, cut: int) -> str:
+    """``text`` with ``character`` put in at ``cut`` (or at its end)."""
+    return f"{text[:cut]}{character}{text[cut:]}"
 
 
 def requests_with(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[pb.RouteRequest]:
@@ -186,6 +221,8 @@ BAD_FIELDS: dict[str, tuple[float, st.SearchStrategy[pb.RouteRequest]]] = {
     "blank_text": (3, requests_with(text=blank_texts)),
     "top_k_out_of_range": (3, requests_with(top_k=st.integers(-(2**31), 0) | st.integers(MAX_TOP_K + 1, INT32_MAX))),
     "negative_input_tokens": (2, requests_with(input_tokens=st.integers(-(2**63), -1))),
+    "input_tokens_over_limit": (2, requests_with(input_tokens=st.integers(MAX_TOKENS + 1, INT64_MAX))),
+    "nul_in_text": (2, requests_with(text=st.builds(lambda text, cut: _with(text, "\x00", cut), task_texts, cuts))),
     "bad_metadata_key": (
         3,
         requests_with(metadata=st.dictionaries(bad_metadata_keys, st.text(max_size=8), min_size=1, max_size=2)),
@@ -372,5 +409,204 @@ CASE_MIX: dict[str, tuple[float, st.SearchStrategy[FuzzCase]]] = {
     ),
     "valid_unknown_fields": (5, requests_with_unknown_fields()),
     "valid_batch": (8, batch_cases("valid_batch", valid_batches, OK)),
-    "valid": (32, route_cases("valid", valid_requests, OK)),
+    "valid": (28, route_cases("valid", valid_requests, OK)),
 }
+
+
+# --- the write paths: decisions, outcomes, quality scores, attempts, labels -----------------------------------------
+
+# Valid reports take their label keys from these only, so none can take a decision over the per-decision limit; label
+# floods draw keys of their own, and the fuzz works out from the labels stored which of them must be refused.
+LABEL_KEYS = tuple(f"label{number}" for number in range(MAX_LABELS))
+OUTCOMES = (pb.ATTEMPT_OUTCOME_ACCEPTED, pb.ATTEMPT_OUTCOME_INVALID, pb.ATTEMPT_OUTCOME_PROVIDER_ERROR)
+# What a name may not hold: C0 controls, DEL, C1 controls (Unicode category Cc).
+CONTROLS = tuple(chr(code) for code in (*range(0x20), *range(0x7F, 0xA0)))
+# Figures no report may carry, whatever the field: NaN, the infinities, the largest doubles, negatives.
+ABSURD_FIGURES = (math.nan, math.inf, -math.inf, 1e308, sys.float_info.max, -1.0, -sys.float_info.min)
+MODEL_NAMES = ("gpt-5-mini", "claude-sonnet-4-6", "qwen3.5-397b-self-hosted", "gpt-5.2")
+
+names = st.text(st.characters(exclude_categories=["Cc", "Cs"]), max_size=16)
+label_values = st.text(characters, max_size=16) | st.builds(
+    lambda value: (value * MAX_LABEL_VALUE_CHARS)[:MAX_LABEL_VALUE_CHARS], st.text(characters, min_size=1, max_size=4)
+)
+valid_labels = st.dictionaries(st.sampled_from(LABEL_KEYS), label_values, max_size=4)
+flood_labels = st.builds(
+    lambda prefix, count: {f"{prefix}{number}": "x" for number in range(count)},
+    st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=6),
+    st.integers(1, MAX_LABELS),
+)
+validator_kinds = st.text(alphabet=METADATA_KEY_ALPHABET, min_size=1, max_size=MAX_VALIDATOR_CHARS)
+
+
+def _long(text: str, size: int) -> str:
+    """``text`` repeated to ``size`` characters: long strings drawn in a few steps, not one character at a time."""
+    return (text * size)[:size]
+
+
+# Messages of any length: the store keeps the first 4,096 characters of a longer one.
+messages = st.text(characters, max_size=40) | st.builds(
+    _long, st.text(characters, min_size=1, max_size=8), st.integers(MAX_STORED_MESSAGE_CHARS - 8, 12_000)
+)
+valid_attempts = st.builds(
+    pb.Attempt,
+    model=st.sampled_from(MODEL_NAMES) | names.filter(lambda name: not is_blank(name)),
+    outcome=st.sampled_from(OUTCOMES),
+    latency_ms=st.floats(0, MAX_LATENCY_MS),
+    input_tokens=st.integers(0, MAX_TOKENS),
+    output_tokens=st.integers(0, MAX_TOKENS),
+    cost_usd=st.floats(0, MAX_COST_USD),
+    validator=st.just("") | names,
+    message=messages,
+    error_class=st.sampled_from(["", "RateLimitError"]) | names,
+    passed_validators=st.lists(validator_kinds, max_size=3),
+)
+
+
+def over(limit: int) -> st.SearchStrategy[str]:
+    """Strings over ``limit`` characters, now and then a million of them (in ASCII: a million characters of four
+    UTF-8 bytes each would come near the transport limit)."""
+    a_little_over = st.builds(_long, st.text(characters, min_size=1, max_size=8), st.integers(limit + 1, limit + 64))
+    return a_little_over | st.builds(_long, st.text(string.printable, min_size=1, max_size=8), st.just(1_000_000))
+
+
+with_a_control = st.builds(_with, names, st.sampled_from(CONTROLS), cuts)
+out_of_range_tokens = st.integers(MAX_TOKENS + 1, INT64_MAX) | st.integers(-(2**63), -1)
+# One attempt field wrong: kind -> (percent of the write calls, field -> its bad values).
+BAD_ATTEMPT_FIELDS: dict[str, tuple[float, dict[str, st.SearchStrategy[Any]]]] = {
+    "name_over_limit": (
+        5,
+        {
+            "model": over(MAX_MODEL_NAME_CHARS),
+            "validator": over(MAX_VALIDATOR_CHARS),
+            "error_class": over(MAX_ERROR_CLASS_CHARS),
+        },
+    ),
+    "control_in_name": (5, {"model": with_a_control, "validator": with_a_control, "error_class": with_a_control}),
+    "nul_in_message": (2, {"message": st.builds(_with, messages, st.just("\x00"), cuts)}),
+    "absurd_figure": (
+        8,
+        {
+            "latency_ms": st.sampled_from(ABSURD_FIGURES) | st.floats(MAX_LATENCY_MS, exclude_min=True),
+            "cost_usd": st.sampled_from(ABSURD_FIGURES) | st.floats(MAX_COST_USD, exclude_min=True),
+        },
+    ),
+    "tokens_out_of_range": (3, {"input_tokens": out_of_range_tokens, "output_tokens": out_of_range_tokens}),
+    "bad_passed_validators": (
+        2,
+        {
+            "passed_validators": st.lists(validator_kinds, min_size=MAX_PASSED_VALIDATORS + 1, max_size=40)
+            | st.lists(bad_metadata_keys, min_size=1, max_size=2)
+        },
+    ),
+}
+bad_labels = st.one_of(
+    st.builds(
+        lambda key, value, cut: {key: _with(value, "\x00", cut)}, st.sampled_from(LABEL_KEYS), label_values, cuts
+    ),
+    st.builds(lambda key, value: {key: value + "v" * MAX_LABEL_VALUE_CHARS}, st.sampled_from(LABEL_KEYS), label_values),
+    st.dictionaries(bad_metadata_keys, st.text(max_size=8), min_size=1, max_size=2),
+    st.integers(MAX_LABELS + 1, MAX_LABELS + 8).map(lambda count: {f"many{number}": "x" for number in range(count)}),
+)
+bad_decision_ids = st.one_of(
+    blank_texts,
+    over(MAX_DECISION_ID_CHARS),
+    st.builds(_with, st.text(alphabet="0123456789abcdef", max_size=32), st.sampled_from(CONTROLS), cuts),
+)
+valid_attempt_lists = st.lists(valid_attempts, max_size=4)
+valid_scores = st.integers(1, 5)
+optional_scores = st.none() | valid_scores
+bad_scores = st.integers(-(2**31), 0) | st.integers(6, INT32_MAX)
+# x-request-id values as callers send them (printable ASCII: grpc sends no other): the server keeps one of 1-128
+# characters of [A-Za-z0-9._:-] in the decision's row and makes up its own for any other.
+request_ids = st.text(alphabet=string.ascii_letters + string.digits + "._:-", min_size=1, max_size=140) | st.text(
+    alphabet=string.printable.strip(), min_size=1, max_size=200
+)
+
+
+@st.composite
+def attempt_with_a_bad_field(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> pb.Attempt:
+    """A valid attempt but for one of ``fields``."""
+    attempt = draw(valid_attempts)
+    name = draw(st.sampled_from(sorted(fields)))
+    if name == "passed_validators":
+        del attempt.passed_validators[:]
+        attempt.passed_validators.extend(draw(fields[name]))
+    else:
+        setattr(attempt, name, draw(fields[name]))
+    return attempt
+
+
+def _outcome(
+    decision_id: str, attempts: list[pb.Attempt], accepted: bool, score: int | None, labels: dict[str, str]
+) -> pb.ReportOutcomeRequest:
+    return pb.ReportOutcomeRequest(
+        decision_id=decision_id, attempts=attempts, accepted=accepted, quality_score=score, labels=labels
+    )
+
+
+def report_cases(
+    kind: str, reports: st.SearchStrategy[Message], expected: frozenset[grpc.StatusCode]
+) -> st.SearchStrategy[FuzzCase]:
+    """ReportOutcome or ReportQuality calls (by the message's type) with each report, serialized."""
+
+    def case(message: Message) -> FuzzCase:
+        method = REPORT_OUTCOME if isinstance(message, pb.ReportOutcomeRequest) else REPORT_QUALITY
+        return FuzzCase(kind, method, serialized(message), expected)
+
+    return reports.map(case)
+
+
+def with_request_ids(cases: st.SearchStrategy[FuzzCase]) -> st.SearchStrategy[FuzzCase]:
+    """The cases, each sent with an ``x-request-id`` of the caller's."""
+    return st.builds(
+        lambda case, request_id: dataclasses.replace(case, metadata=((REQUEST_ID_KEY, request_id),)), cases, request_ids
+    )
+
+
+WRITE_VALID_KINDS = ("valid_batch", "valid_route", "valid_quality", "valid_outcome")
+
+
+def write_case_mix(
+    decision_ids: st.SearchStrategy[str], flooded_ids: st.SearchStrategy[str]
+) -> dict[str, tuple[float, st.SearchStrategy[FuzzCase]]]:
+    """The write-path fuzz's mix, kind -> (percent of the calls, cases): reports name decisions of ``decision_ids``
+    (label floods: of ``flooded_ids``); routing calls make decisions of their own. The valid kinds come last."""
+
+    def outcomes(
+        ids: st.SearchStrategy[str] = decision_ids,
+        attempts: st.SearchStrategy[list[pb.Attempt]] = valid_attempt_lists,
+        scores: st.SearchStrategy[int | None] = optional_scores,
+        labels: st.SearchStrategy[dict[str, str]] = valid_labels,
+    ) -> st.SearchStrategy[Message]:
+        return st.builds(_outcome, ids, attempts, st.booleans(), scores, labels)
+
+    def qualities(
+        ids: st.SearchStrategy[str] = decision_ids,
+        scores: st.SearchStrategy[int] = valid_scores,
+        labels: st.SearchStrategy[dict[str, str]] = valid_labels,
+    ) -> st.SearchStrategy[Message]:
+        return st.builds(pb.ReportQualityRequest, decision_id=ids, score=scores, labels=labels)
+
+    def one_bad(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[list[pb.Attempt]]:
+        return st.builds(
+            _inserted, st.lists(valid_attempts, max_size=3), attempt_with_a_bad_field(fields), st.integers(0, 3)
+        )
+
+    bad_reports: dict[str, tuple[float, st.SearchStrategy[Message]]] = {
+        **{kind: (share, outcomes(attempts=one_bad(fields))) for kind, (share, fields) in BAD_ATTEMPT_FIELDS.items()},
+        "too_many_attempts": (2, outcomes(attempts=st.lists(valid_attempts, min_size=MAX_ATTEMPTS + 1, max_size=40))),
+        "bad_decision_id": (3, outcomes(ids=bad_decision_ids) | qualities(ids=bad_decision_ids)),
+        "bad_score": (2, outcomes(scores=bad_scores) | qualities(scores=bad_scores)),
+        "bad_labels": (3, outcomes(labels=bad_labels) | qualities(labels=bad_labels)),
+    }
+    floods = outcomes(ids=flooded_ids, labels=flood_labels) | qualities(ids=flooded_ids, labels=flood_labels)
+    bad_routes = {kind: BAD_FIELDS[kind][1] for kind in ("nul_in_text", "input_tokens_over_limit")}
+    return {
+        **{kind: (share, report_cases(kind, reports, INVALID)) for kind, (share, reports) in bad_reports.items()},
+        **{kind: (3, with_request_ids(route_cases(kind, requests, INVALID))) for kind, requests in bad_routes.items()},
+        "label_flood": (8, report_cases("label_flood", floods, OK)),  # OK until the decision's labels are full
+        "valid_batch": (5, with_request_ids(batch_cases("valid_batch", valid_batches, OK))),
+        "valid_route": (10, with_request_ids(route_cases("valid_route", valid_requests, OK))),
+        "valid_quality": (12, report_cases("valid_quality", qualities(), OK)),
+        "valid_outcome": (24, report_cases("valid_outcome", outcomes(), OK)),
+    }

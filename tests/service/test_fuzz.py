@@ -2,12 +2,16 @@
 
 Requests go to the session server as raw bytes, so malformed messages reach it exactly as sent: every call ends with a
 decision or INVALID_ARGUMENT (RESOURCE_EXHAUSTED for a message over the transport limit), never INTERNAL or UNKNOWN,
-and the server still answers afterwards. Route folders are mutated from a valid one: each loads or is refused with a
+and the server still answers afterwards. Every write path into the outcome store (decisions from Route and RouteBatch,
+outcomes with their attempts, quality scores, labels) is fuzzed field by field against a server storing task text in
+SQLite and in a real PostgreSQL: each record is stored or refused with INVALID_ARGUMENT, and the store counts no
+failed commit and no dropped decision. Route folders are mutated from a valid one: each loads or is refused with a
 ConfigError naming a file.
 
-``make test`` runs 2,000 request cases and 300 route folders; ``make fuzz`` runs 10,000 and 1,000
-(``SEMROUTE_FUZZ_EXAMPLES`` sets the request cases) and prints the counts. Generation is derandomized, so every run
-draws the same cases and a failure reproduces; explicit examples keep the inputs that once broke the loader.
+``make test`` runs 2,000 request cases, 400 write cases per store and 300 route folders; ``make fuzz`` runs 10,000,
+2,000 and 1,000 (``SEMROUTE_FUZZ_EXAMPLES`` sets the request cases, a fifth of it the write cases) and prints the
+counts. Generation is derandomized, so every run draws the same cases and a failure reproduces; explicit examples keep
+the inputs that once broke the loader.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import grpc
+import pytest
+import sqlalchemy as sa
 import yaml
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -31,15 +37,37 @@ from hypothesis import strategies as st
 
 from semroute.client import RouterClient
 from semroute.errors import ConfigError, RouteFileError
+from semroute.limits import MAX_COST_USD, MAX_LABELS, MAX_LATENCY_MS, MAX_TOKENS
 from semroute.route_files import FITTED_FILE, ROUTER_FILE, RouteSet, load_route_set
-from semroute.types import ServingStatus
+from semroute.store import OutcomeStore, StoreSettings, sqlite_url
+from semroute.store._schema import attempts
+from semroute.types import ServingStatus, StoreStats
 from semroute.v1 import router_pb2 as pb
 from semroute.wire import SERVICE_NAME
 from tests.helpers import ROUTER_YAML, simple_routes
+from tests.store.conftest import new_postgres_database, running_pgserver
 
-from .fuzz_cases import CASE_MIX, INVALID_UTF8, ROUTE, ROUTE_BATCH, VALID_KINDS, FuzzCase
+from .conftest import RunningServer, wait_until
+from .fuzz_cases import (
+    CASE_MIX,
+    INVALID,
+    INVALID_UTF8,
+    OK,
+    REPORT_OUTCOME,
+    REPORTS,
+    ROUTE,
+    ROUTE_BATCH,
+    TASK_WORDS,
+    VALID_KINDS,
+    WRITE_VALID_KINDS,
+    FuzzCase,
+    write_case_mix,
+)
 
 FUZZ_EXAMPLES = int(os.environ.get("SEMROUTE_FUZZ_EXAMPLES", "2000"))
+WRITE_FUZZ_EXAMPLES = FUZZ_EXAMPLES // 5  # per store: a report waits for its commit
+DECISION_POOL = 32  # decisions the reports name
+FLOODED_DECISIONS = 4  # decisions the label floods name
 ROUTE_FILE_EXAMPLES = max(300, FUZZ_EXAMPLES // 10)  # each is a few milliseconds: no server involved
 CALL_TIMEOUT_SECONDS = 10.0
 MIN_VALID_SHARE = 1 / 3  # of the cases, valid requests that got a decision: the fuzz must drive the request path
@@ -67,8 +95,9 @@ RawMethod = Callable[..., bytes]  # a unary-unary method without serializers: by
 
 @dataclasses.dataclass
 class RequestTally:
-    """What the request fuzz saw: outcomes by status code and by kind, and the outcomes it did not expect."""
+    """What a fuzz saw: outcomes by status code and by kind, and the outcomes it did not expect."""
 
+    name: str = "request fuzz"
     codes: Counter[str] = dataclasses.field(default_factory=Counter)
     by_kind: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
     valid_answered: int = 0
@@ -106,7 +135,7 @@ class RequestTally:
             f"  {kind:<24} {outcome:<20} {count}" for (kind, outcome), count in sorted(self.by_kind.items())
         )
         return (
-            f"request fuzz: {self.total} calls; by status: {codes}; valid requests answered with a decision: "
+            f"{self.name}: {self.total} calls; by status: {codes}; valid requests answered: "
             f"{self.valid_answered} ({self.valid_share:.1%})\nby kind:\n{kinds}"
         )
 
@@ -119,10 +148,12 @@ class RequestTally:
 def send(calls: dict[str, RawMethod], case: FuzzCase) -> tuple[grpc.StatusCode, str]:
     """Make one call; return its status code and the outcome to count (the code's name, or what an OK answer lacks)."""
     try:
-        response = calls[case.method](case.payload, timeout=CALL_TIMEOUT_SECONDS)
+        response = calls[case.method](case.payload, timeout=CALL_TIMEOUT_SECONDS, metadata=case.metadata or None)
     except grpc.RpcError as error:
         code = cast(grpc.Call, error).code()  # the error of a unary call is also its Call
         return code, code.name
+    if case.method in REPORTS:
+        return grpc.StatusCode.OK, grpc.StatusCode.OK.name  # the answer of a report is empty
     return grpc.StatusCode.OK, decision_problem(case, response) or grpc.StatusCode.OK.name
 
 
@@ -142,14 +173,21 @@ def decision_problem(case: FuzzCase, response: bytes) -> str | None:
     return None
 
 
-def examples_of(percent: float) -> int:
-    """How many calls a kind with this share of the mix gets (rounded up: the total is at least FUZZ_EXAMPLES)."""
-    return math.ceil(FUZZ_EXAMPLES * percent / 100)
+def examples_of(percent: float, total: int = FUZZ_EXAMPLES) -> int:
+    """How many calls a kind with this share of the mix gets (rounded up: the total is at least ``total``)."""
+    return math.ceil(total * percent / 100)
 
 
-def test_case_mix_adds_up_and_is_over_a_third_valid() -> None:
-    shares = {kind: percent for kind, (percent, _) in CASE_MIX.items()}
-    valid = sum(shares[kind] for kind in VALID_KINDS)
+@pytest.mark.parametrize(
+    ("mix", "valid_kinds"),
+    [(CASE_MIX, VALID_KINDS), (write_case_mix(st.just("d"), st.just("f")), WRITE_VALID_KINDS)],
+    ids=["requests", "writes"],
+)
+def test_case_mix_adds_up_and_is_over_a_third_valid(
+    mix: dict[str, tuple[float, Any]], valid_kinds: tuple[str, ...]
+) -> None:
+    shares = {kind: percent for kind, (percent, _) in mix.items()}
+    valid = sum(shares[kind] for kind in valid_kinds)
 
     assert sum(shares.values()) == 100
     assert valid / 100 > MIN_VALID_SHARE
@@ -179,6 +217,121 @@ def test_every_fuzzed_request_gets_a_decision_or_a_clean_refusal(target: str, cl
     assert tally.codes["INTERNAL"] == tally.codes["UNKNOWN"] == 0, tally.unexpected()
     assert not tally.surprises, tally.unexpected()
     assert tally.valid_share >= MIN_VALID_SHARE, tally.summary()
+
+
+# --- the write paths --------------------------------------------------------------------------------------------
+
+
+class LabelLedger:
+    """Each decision's label keys as the store holds them, from the reports it acknowledged: which report carrying
+    valid labels the per-decision limit must refuse."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, set[str]] = {}
+        self.reports = 0  # acknowledged
+
+    def expecting(self, case: FuzzCase) -> FuzzCase:
+        """The case with what it must get: a valid report that adds labels past the limit gets INVALID_ARGUMENT."""
+        if case.method not in REPORTS or case.expected != OK:
+            return case
+        decision_id, added = self._labels_of(case)
+        stored = self.keys.get(decision_id, set())
+        if added - stored and len(stored | added) > MAX_LABELS:
+            return dataclasses.replace(case, expected=INVALID)
+        return case
+
+    def acknowledged(self, case: FuzzCase) -> None:
+        """Note a report the server acknowledged."""
+        decision_id, added = self._labels_of(case)
+        self.keys.setdefault(decision_id, set()).update(added)
+        self.reports += 1
+
+    @staticmethod
+    def _labels_of(case: FuzzCase) -> tuple[str, set[str]]:
+        message_type = pb.ReportOutcomeRequest if case.method == REPORT_OUTCOME else pb.ReportQualityRequest
+        message: Any = message_type.FromString(case.payload)
+        return message.decision_id, set(message.labels)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL for the write fuzz (pgserver)."""
+    with running_pgserver() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storing_text(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSettings:
+    """An empty outcome store that keeps task text: an SQLite file, or a database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return StoreSettings(sqlite_url(tmp_path / "outcomes.db"), store_text=True)
+    return StoreSettings(new_postgres_database(request.getfixturevalue("postgres")), store_text=True)
+
+
+FIGURES = (attempts.c.latency_ms, attempts.c.cost_usd, attempts.c.input_tokens, attempts.c.output_tokens)
+FIGURE_BOUNDS = (MAX_LATENCY_MS, MAX_COST_USD, MAX_TOKENS, MAX_TOKENS)
+
+
+def stored_figures(store: OutcomeStore) -> tuple[float, ...]:
+    """The smallest, then the largest, of each figure (:data:`FIGURES`) over every stored attempt."""
+    query = sa.select(*(sa.func.min(column) for column in FIGURES), *(sa.func.max(column) for column in FIGURES))
+    with store.database.engine.connect() as connection:
+        return tuple(connection.execute(query).one())
+
+
+def settled(stats: StoreStats) -> int:
+    """Decisions the writer is done with."""
+    return stats.decisions_recorded + stats.decisions_dropped
+
+
+def test_every_fuzzed_write_is_stored_or_refused_and_never_fails_a_batch(
+    storing_text: StoreSettings, start_server: Callable[..., RunningServer]
+) -> None:
+    running = start_server(store=storing_text)
+    store = running.server.store
+    assert store is not None
+    tally, ledger, issued = RequestTally(f"write fuzz ({store.database.engine.dialect.name})"), LabelLedger(), 0
+    started = time.perf_counter()
+    with RouterClient(running.target) as client, grpc.insecure_channel(running.target) as channel:
+        tasks = [
+            f"{TASK_WORDS[number % len(TASK_WORDS)]} {number}" for number in range(DECISION_POOL + FLOODED_DECISIONS)
+        ]
+        pool = [decision.decision_id for decision in client.route_batch(tasks)]
+        issued += len(pool)
+        calls: dict[str, RawMethod] = {
+            method: channel.unary_unary(f"/{SERVICE_NAME}/{method}") for method in (ROUTE, ROUTE_BATCH, *REPORTS)
+        }
+        mix = write_case_mix(st.sampled_from(pool[:DECISION_POOL]), st.sampled_from(pool[DECISION_POOL:]))
+        for percent, cases in mix.values():
+
+            @settings(REQUEST_FUZZ_SETTINGS, max_examples=examples_of(percent, WRITE_FUZZ_EXAMPLES))
+            @given(cases)
+            def call_once(drawn: FuzzCase) -> None:
+                nonlocal issued
+                case = ledger.expecting(drawn)
+                code, outcome = send(calls, case)
+                tally.record(case, code, outcome)
+                if code is grpc.StatusCode.OK and case.method in REPORTS:
+                    ledger.acknowledged(case)
+                elif code is grpc.StatusCode.OK:
+                    issued += case.tasks
+
+            call_once()
+        print(f"\n{tally.summary()}\nin {time.perf_counter() - started:.1f} s")
+
+        assert tally.codes["INTERNAL"] == tally.codes["UNKNOWN"] == 0, tally.unexpected()
+        assert not tally.surprises, tally.unexpected()
+        assert tally.valid_share >= MIN_VALID_SHARE, tally.summary()
+        wait_until(lambda: settled(client.stats()) >= issued, f"{issued} decisions recorded or dropped")
+        stats = client.stats()
+    assert (stats.store_errors, stats.decisions_dropped) == (0, 0)
+    assert (stats.decisions_recorded, stats.outcomes_recorded) == (issued, ledger.reports)
+    for decision_id, keys in ledger.keys.items():
+        outcome = store.database.outcome(decision_id)
+        assert outcome is not None and set(outcome["labels"]) == keys, decision_id
+    figures = stored_figures(store)
+    assert all(lowest >= 0 for lowest in figures[:4])
+    assert all(highest <= bound for highest, bound in zip(figures[4:], FIGURE_BOUNDS, strict=True))
 
 
 # --- route files --------------------------------------------------------------------------------------------------
