@@ -299,7 +299,7 @@ class StoreStats:
 
     enabled: bool = False
     decisions_recorded: int = 0
-    decisions_dropped: int = 0  # queue full, or the batch failed to commit
+    decisions_dropped: int = 0  # queue full, the batch failed to commit, or the database refused the record
     store_errors: int = 0  # failed commits
     outcomes_recorded: int = 0  # outcomes and quality scores
 

@@ -166,13 +166,13 @@ class RouteRequest(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The task as the LLM would receive it, or for a conversation the text it is routed on. Required unless messages
-    hold a user turn (then empty means the last user turn's text): not empty or only whitespace; at most 1,000,000
-    characters (send a representative prefix and the full size in input_tokens for anything longer). Only a prefix
+    hold a user turn (then empty means the last user turn's text): not empty or only whitespace, no NUL; at most
+    1,000,000 characters (send a representative prefix and the full size in input_tokens for anything longer). Only a prefix
     of 256 tokens is embedded; the rules read the whole text, and every turn of messages.
     """
     input_tokens: _builtins.int
     """The caller's own count of the task's input tokens; replaces the server's estimate from the text when set.
-    Must not be negative.
+    From 0 to 100,000,000.
     """
     top_k: _builtins.int
     """Nearest utterances to consider, from 1 to 200. Unset: the index's setting (10 by default)."""
@@ -918,7 +918,8 @@ class ReportOutcomeRequest(_message.Message):
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Free-form labels, e.g. {"team": "qa"}. At most 32 entries; keys are 1-64 characters of letters, digits, '_',
-        '.', '-'; values at most 256 characters.
+        '.', '-'; values at most 256 characters, without NUL. A decision keeps at most 32 labels over all its reports
+        (merged): a report that would add a 33rd key is refused with INVALID_ARGUMENT naming labels.
         """
 
     def __init__(
@@ -957,23 +958,23 @@ class Attempt(_message.Message):
     ERROR_CLASS_FIELD_NUMBER: _builtins.int
     PASSED_VALIDATORS_FIELD_NUMBER: _builtins.int
     model: _builtins.str
-    """Catalog name of the model called, e.g. "gpt-5-mini". Required."""
+    """Catalog name of the model called, e.g. "gpt-5-mini". Required; at most 128 characters, no control characters."""
     outcome: Global___AttemptOutcome.ValueType
     """How the call ended. Required (UNSPECIFIED is refused)."""
     latency_ms: _builtins.float
-    """Wall-clock time of the call in milliseconds, at least 0."""
+    """Wall-clock time of the call in milliseconds, finite, 0 to 86,400,000 (one day)."""
     input_tokens: _builtins.int
-    """Prompt tokens the provider counted (0 when it did not answer), at least 0."""
+    """Prompt tokens the provider counted (0 when it did not answer), 0 to 100,000,000."""
     output_tokens: _builtins.int
-    """Completion tokens the provider counted, at least 0."""
+    """Completion tokens the provider counted, 0 to 100,000,000."""
     cost_usd: _builtins.float
-    """Cost of the call in US dollars (tokens times the prices in the decision), at least 0."""
+    """Cost of the call in US dollars (tokens times the prices in the decision), finite, 0 to 10,000."""
     validator: _builtins.str
-    """The kind of the validator that refused the output (INVALID only), e.g. "json"."""
+    """The kind of the validator that refused the output (INVALID only), e.g. "json"; at most 64 characters."""
     message: _builtins.str
-    """The validator's message, or the provider error's text; the store keeps the first 4,096 characters."""
+    """The validator's message, or the provider error's text, without NUL; the store keeps the first 4,096 characters."""
     error_class: _builtins.str
-    """The provider error's class, e.g. "RateLimitError" (PROVIDER_ERROR only)."""
+    """The provider error's class, e.g. "RateLimitError" (PROVIDER_ERROR only); at most 128 characters."""
     @_builtins.property
     def passed_validators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The kinds of the validators the output passed, in order (ACCEPTED only), e.g. ["json", "max_chars"]. Empty when
